@@ -1,0 +1,50 @@
+# vk-containerd
+#   make up      the local cluster with vk-containerd as its node
+#   make down    stop it and clean the host
+#   make test    vet + unit tests + local cluster + e2e tests + down
+#   make build   the binaries, into _output/bin
+
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
+LDFLAGS := -X github.com/vk-containerd/vk-containerd/version.Version=$(VERSION)
+BIN := _output/bin
+E2E_TIMEOUT ?= 30m
+
+.PHONY: build up down status test vet unit e2e clean
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/vk-containerd ./hack/registry ./hack/imagebuild
+
+up: build
+	@hack/cluster.sh up
+
+down:
+	@hack/cluster.sh down
+
+status:
+	@hack/cluster.sh status
+
+vet:
+	@test -z "$$(gofmt -l . | grep -v '^_output/')" || { echo "gofmt needed:"; gofmt -l . | grep -v '^_output/'; exit 1; }
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+unit:
+	$(GO) test -count=1 ./...
+
+# e2e runs the end-to-end tests against the cluster in KUBECONFIG (default: the local cluster).
+e2e:
+	KUBECONFIG=$${KUBECONFIG:-/var/lib/vk-containerd-local/kubeconfig} \
+	  $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+# test brings the local cluster up, runs every test, and takes the cluster down
+# whatever the outcome; it fails when any step fails.
+test: vet unit
+	@$(MAKE) --no-print-directory up
+	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
+	  $(MAKE) --no-print-directory down; exit $$rc
+
+clean:
+	rm -rf _output

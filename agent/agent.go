@@ -1,0 +1,231 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	"github.com/virtual-kubelet/virtual-kubelet/node"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/vk-containerd/vk-containerd/cni"
+	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/hostinfo"
+	"github.com/vk-containerd/vk-containerd/kubeletapi"
+	"github.com/vk-containerd/vk-containerd/provider"
+	"github.com/vk-containerd/vk-containerd/version"
+)
+
+// podResync is how often the pod informer replays every pod. The provider
+// returns pods exactly as given, so a replay costs a comparison per pod.
+const podResync = 10 * time.Minute
+
+// Run registers the node and runs it until ctx ends or a controller fails.
+// Every error it returns before the node starts says what is wrong and which
+// flag fixes it.
+func Run(ctx context.Context, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(cfg.RootDir, 0o750); err != nil {
+		return fmt.Errorf("--root-dir: %w", err)
+	}
+	client, err := NewClient(ctx, cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	rt, err := containerd.Connect(cfg.ContainerdAddress, cfg.ContainerdNamespace)
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	if _, err := cni.LoadNetwork(cfg.CNIConfDir, cfg.CNIBinDirs); err != nil {
+		return err
+	}
+	nodeIP := cfg.NodeIP
+	if nodeIP == nil {
+		if nodeIP, err = DetectNodeIP(cfg.NodeName); err != nil {
+			return err
+		}
+	}
+	taints, err := provider.ParseTaints(cfg.RegisterWithTaints)
+	if err != nil {
+		return fmt.Errorf("--register-with-taints: %w", err)
+	}
+	resources, err := hostinfo.ReadResources(cfg.RootDir)
+	if err != nil {
+		return err
+	}
+	hostname, _ := os.Hostname()
+	nodeObj := provider.NewNodeObject(provider.NodeConfig{
+		Name:           cfg.NodeName,
+		InternalIP:     nodeIP,
+		Hostname:       hostnameOr(hostname, cfg.NodeName),
+		Port:           int32(cfg.Port),
+		MaxPods:        cfg.MaxPods,
+		Labels:         cfg.NodeLabels,
+		Taints:         taints,
+		Resources:      resources,
+		Identity:       hostinfo.ReadIdentity(),
+		KubeletVersion: version.Version,
+	})
+	nodeStatus := provider.NewNodeStatus(ctx, nodeObj, rt)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events(corev1.NamespaceAll)})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+
+	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
+	podInformer := podInformers.Core().V1().Pods()
+	// The pod controller insists on Secret, ConfigMap and Service informers for
+	// its own environment resolution, which the agent turns off
+	// (SkipDownwardAPIResolution). This factory is never started, so the node
+	// never watches those cluster-wide kinds.
+	unused := informers.NewSharedInformerFactory(client, 0)
+
+	pods := provider.NewPods()
+	pc, err := node.NewPodController(node.PodControllerConfig{
+		PodClient:                 client.CoreV1(),
+		PodInformer:               podInformer,
+		EventRecorder:             recorder,
+		Provider:                  pods,
+		ConfigMapInformer:         unused.Core().V1().ConfigMaps(),
+		SecretInformer:            unused.Core().V1().Secrets(),
+		ServiceInformer:           unused.Core().V1().Services(),
+		SkipDownwardAPIResolution: true,
+	})
+	if err != nil {
+		return fmt.Errorf("pod controller: %w", err)
+	}
+	nc, err := node.NewNodeController(nodeStatus, nodeStatus.Node(), client.CoreV1().Nodes(),
+		node.WithNodeEnableLeaseV1(nodeutil.NodeLeaseV1Client(client), node.DefaultLeaseDuration),
+		node.WithNodeStatusUpdateErrorHandler(recreateDeletedNode(client, nodeStatus)),
+	)
+	if err != nil {
+		return fmt.Errorf("node controller: %w", err)
+	}
+
+	cert, err := kubeletapi.LoadServingCertificate(cfg.TLSCertFile, cfg.TLSPrivateKeyFile, cfg.NodeName, []net.IP{nodeIP})
+	if err != nil {
+		return err
+	}
+	srv, err := kubeletapi.New(kubeletapi.Config{
+		Addr:         net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
+		Certificate:  cert,
+		ClientCAFile: cfg.ClientCAFile,
+		NodeName:     cfg.NodeName,
+		Client:       client,
+		Pods: api.PodHandlerConfig{
+			GetPods: pods.GetPods,
+			GetPodsFromKubernetes: func(context.Context) ([]*corev1.Pod, error) {
+				return podInformer.Lister().List(labels.Everything())
+			},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	listener, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(ctx, listener) }()
+	podInformers.Start(ctx.Done())
+	go func() { errc <- pc.Run(ctx, cfg.PodWorkers) }()
+	select {
+	case <-pc.Ready():
+	case <-pc.Done():
+		return fmt.Errorf("pod controller: %w", pc.Err())
+	case <-ctx.Done():
+		return nil
+	}
+	go func() { errc <- nc.Run(ctx) }()
+	select {
+	case <-nc.Ready():
+		log.G(ctx).WithField("node", cfg.NodeName).WithField("internalIP", nodeIP.String()).Info("node registered")
+	case <-nc.Done():
+		return fmt.Errorf("node controller: %w", nc.Err())
+	case <-ctx.Done():
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-errc:
+		if err == nil && ctx.Err() != nil {
+			return nil
+		}
+		return fmt.Errorf("agent stopped: %w", errors.Join(err, errors.New("a controller exited")))
+	}
+}
+
+// recreateDeletedNode registers the node again when someone deletes it, as
+// the kubelet does at its next status update.
+func recreateDeletedNode(client kubernetes.Interface, status *provider.NodeStatus) node.ErrorHandler {
+	return func(ctx context.Context, err error) error {
+		if !apierrors.IsNotFound(err) {
+			return err
+		}
+		log.G(ctx).Warn("node object was deleted; registering it again")
+		_, err = client.CoreV1().Nodes().Create(ctx, status.Node(), metav1.CreateOptions{})
+		return err
+	}
+}
+
+func hostnameOr(hostname, fallback string) string {
+	if hostname == "" {
+		return fallback
+	}
+	return hostname
+}
+
+// DetectNodeIP picks the node's InternalIP when --node-ip is not given: an
+// address the node name resolves to, else the first global unicast address
+// of an interface that is up.
+func DetectNodeIP(nodeName string) (net.IP, error) {
+	if addrs, err := net.LookupIP(nodeName); err == nil {
+		for _, a := range addrs {
+			if a.IsGlobalUnicast() {
+				return a, nil
+			}
+		}
+	}
+	ifaces, err := net.Interfaces()
+	if err != nil {
+		return nil, fmt.Errorf("detect node IP: %w", err)
+	}
+	for _, iface := range ifaces {
+		if iface.Flags&net.FlagUp == 0 || iface.Flags&net.FlagLoopback != 0 {
+			continue
+		}
+		addrs, _ := iface.Addrs()
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok && n.IP.IsGlobalUnicast() {
+				return n.IP, nil
+			}
+		}
+	}
+	return nil, errors.New("cannot detect the node's IP address: set --node-ip")
+}
+

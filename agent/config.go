@@ -1,0 +1,56 @@
+// Package agent wires vk-containerd together: the API client, the containerd
+// runtime, the CNI network, the node and pod controllers of virtual-kubelet and
+// the kubelet API server. Embedders build a Config and call Run.
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// Config is everything the agent needs to run a node.
+type Config struct {
+	Kubeconfig          string   // path of the kubeconfig; empty means in-cluster
+	NodeName            string   // name of the node object
+	NodeIP              net.IP   // InternalIP; detected when nil
+	NodeLabels          map[string]string
+	RegisterWithTaints  []string // key=value:Effect
+	MaxPods             int
+	ContainerdAddress   string
+	ContainerdNamespace string
+	CNIConfDir          string
+	CNIBinDirs          []string
+	RootDir             string
+	RegistryConfigDir   string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
+	Address             string // kubelet API listen address (IP)
+	Port                int
+	TLSCertFile         string
+	TLSPrivateKeyFile   string
+	ClientCAFile        string
+	PodWorkers          int
+}
+
+// Validate checks the fields that need no outside system.
+func (c *Config) Validate() error {
+	var errs []error
+	if c.NodeName == "" {
+		errs = append(errs, errors.New("--node-name is empty"))
+	} else if strings.ToLower(c.NodeName) != c.NodeName {
+		errs = append(errs, fmt.Errorf("--node-name %q must be lower case", c.NodeName))
+	}
+	if c.MaxPods <= 0 {
+		errs = append(errs, fmt.Errorf("--max-pods must be positive, got %d", c.MaxPods))
+	}
+	if c.Port <= 0 || c.Port > 65535 {
+		errs = append(errs, fmt.Errorf("--port %d is not a TCP port", c.Port))
+	}
+	if c.RootDir == "" {
+		errs = append(errs, errors.New("--root-dir is empty"))
+	}
+	if c.Address != "" && net.ParseIP(c.Address) == nil {
+		errs = append(errs, fmt.Errorf("--address %q is not an IP address", c.Address))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/pflag"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	logruslogger "github.com/virtual-kubelet/virtual-kubelet/log/logrus"
+
+	"github.com/vk-containerd/vk-containerd/agent"
+	"github.com/vk-containerd/vk-containerd/containerd"
+)
+
+// options are the parsed command line.
+type options struct {
+	config      agent.Config
+	verbosity   int
+	showVersion bool
+}
+
+// parseFlags parses the command line with the kubelet's flag names where the
+// kubelet has one.
+func parseFlags(args []string) (*options, error) {
+	hostname, _ := os.Hostname()
+	o := &options{}
+	c := &o.config
+	var nodeIP string
+	var labels map[string]string
+	fs := pflag.NewFlagSet("vk-containerd", pflag.ContinueOnError)
+	fs.SortFlags = false
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "Path to the kubeconfig of the node's identity. Empty: the in-cluster configuration.")
+	fs.StringVar(&c.NodeName, "node-name", strings.ToLower(hostname), "Name of the node object.")
+	fs.StringVar(&nodeIP, "node-ip", "", "IP address reported as the node's InternalIP. Empty: detected.")
+	fs.StringToStringVar(&labels, "node-labels", nil, "Labels added to the node at registration, key=value,...")
+	fs.StringSliceVar(&c.RegisterWithTaints, "register-with-taints", nil, "Taints added to the node at registration, key=value:Effect,...")
+	fs.IntVar(&c.MaxPods, "max-pods", 110, "Number of pods the node can run (its pods capacity).")
+	fs.StringVar(&c.ContainerdAddress, "containerd-address", containerd.DefaultAddress, "Path of containerd's socket.")
+	fs.StringVar(&c.ContainerdNamespace, "containerd-namespace", "vk-containerd", "containerd namespace that holds the node's images and containers.")
+	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "Directory of the CNI network configuration; the first file by name is used.")
+	fs.StringSliceVar(&c.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin"}, "Directories searched for CNI plugins, comma separated.")
+	fs.StringVar(&c.RootDir, "root-dir", "/var/lib/vk-containerd", "Directory for the node's files (pod volumes, logs).")
+	fs.StringVar(&c.RegistryConfigDir, "registry-config-dir", "", "Hosts directory for registries (containerd's certs.d layout: <host>/hosts.toml).")
+	fs.StringVar(&c.Address, "address", "", "IP address the kubelet API listens on. Empty: all addresses.")
+	fs.IntVar(&c.Port, "port", 10250, "Port of the kubelet API.")
+	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "Serving certificate of the kubelet API. Empty: a self-signed one.")
+	fs.StringVar(&c.TLSPrivateKeyFile, "tls-private-key-file", "", "Key of --tls-cert-file.")
+	fs.StringVar(&c.ClientCAFile, "client-ca-file", "", "CA bundle that signs client certificates accepted by the kubelet API.")
+	fs.IntVar(&c.PodWorkers, "pod-sync-workers", 10, "Pods the pod controller handles at once.")
+	fs.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity: 0 info, 4 and more debug.")
+	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if nodeIP != "" {
+		if c.NodeIP = net.ParseIP(nodeIP); c.NodeIP == nil {
+			return nil, fmt.Errorf("--node-ip %q is not an IP address", nodeIP)
+		}
+	}
+	c.NodeLabels = labels
+	return o, nil
+}
+
+// setupLogging sends the library's logs and ours to stderr through logrus.
+func setupLogging(verbosity int) {
+	l := logrus.New()
+	l.SetOutput(os.Stderr)
+	l.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	if verbosity >= 4 {
+		l.SetLevel(logrus.DebugLevel)
+	}
+	log.L = logruslogger.FromLogrus(logrus.NewEntry(l))
+}

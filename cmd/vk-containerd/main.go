@@ -1,0 +1,45 @@
+// Command vk-containerd is a Kubernetes node agent: it registers a node
+// through virtual-kubelet and runs the pods bound to it as containerd
+// containers in CNI network namespaces.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/vk-containerd/vk-containerd/agent"
+	"github.com/vk-containerd/vk-containerd/version"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	opts, err := parseFlags(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vk-containerd: %v (see vk-containerd --help)\n", err)
+		return 2
+	}
+	if opts.showVersion {
+		fmt.Println(version.Component, version.Version)
+		return 0
+	}
+	setupLogging(opts.verbosity)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := agent.Run(ctx, opts.config); err != nil {
+		fmt.Fprintf(os.Stderr, "vk-containerd: %v\n", err)
+		return 1
+	}
+	return 0
+}

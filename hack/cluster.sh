@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+# containerd, a loopback OCI registry and vk-containerd as the node, all real
+# components built by hack/deps.sh.
+#   hack/cluster.sh up       build what is missing, start what is not running, wait for the node
+#   hack/cluster.sh down     stop everything; leave no process, mount, netns, link or iptables rule
+#   hack/cluster.sh status   show what runs
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+source "$HACK_DIR/pki.sh"
+
+LOCAL=${VKC_LOCAL:-/var/lib/vk-containerd-local}   # state of the local cluster
+RUN=${VKC_LOCAL_RUN:-/run/vk-containerd-local}     # sockets and pid files
+LOGS=$LOCAL/logs
+PKI=$LOCAL/pki
+export KUBECONFIG_PATH=$LOCAL/kubeconfig
+NODE_NAME=${VKC_NODE_NAME:-vk-node}
+HOST_LINK=vkchost0                  # port-less bridge holding the node address
+NODE_IP=${VKC_NODE_IP:-10.90.1.1}
+POD_BRIDGE=vkc0
+POD_SUBNET=${VKC_POD_SUBNET:-10.92.0.0/24}
+SERVICE_RANGE=10.96.0.0/16
+REGISTRY=127.0.0.1:5000
+APISERVER=https://127.0.0.1:6443
+CTD_NAMESPACE=vk-containerd
+AGENT_BIN=$REPO_ROOT/_output/bin/vk-containerd
+COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler containerd vk-containerd)
+
+kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+
+running() { local f=$RUN/$1.pid; [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+# start NAME CMD...: start CMD in the background unless it already runs.
+start() {
+  local name=$1; shift
+  if running "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+# wait_for NAME SECONDS CHECK...: poll CHECK until it succeeds; on timeout show the log.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local t0=$SECONDS
+  while ! "$@" >/dev/null 2>&1; do
+    if ! running "$name"; then
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      die "$name exited while starting; its log: $LOGS/$name.log"
+    fi
+    if ((SECONDS - t0 >= secs)); then
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      die "$name not ready after ${secs}s; its log: $LOGS/$name.log"
+    fi
+    sleep 0.2
+  done
+  log "$name ready in $((SECONDS - t0))s"
+}
+
+# stop NAME: SIGTERM, then SIGKILL after 15 s, by pid file.
+stop() {
+  local name=$1 f=$RUN/$1.pid
+  [[ -f $f ]] || return 0
+  local pid; pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$pid" 2>/dev/null || true
+    log "$name stopped"
+  fi
+  rm -f "$f"
+}
+
+build_agent() {
+  log "building vk-containerd"
+  (cd "$REPO_ROOT" && make --no-print-directory build >/dev/null) || die "building vk-containerd failed; run make build"
+}
+
+host_network() {
+  ip link show "$HOST_LINK" >/dev/null 2>&1 || ip link add "$HOST_LINK" type bridge
+  ip addr show dev "$HOST_LINK" | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$HOST_LINK"
+  ip link set "$HOST_LINK" up
+  sysctl -qw net.ipv4.ip_forward=1
+}
+
+registry() {
+  start registry "$REPO_ROOT/_output/bin/registry" --address "$REGISTRY" --blob-dir "$LOCAL/registry"
+  wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
+  timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --repo "$REPO_ROOT"
+}
+
+etcd() {
+  start etcd "$ETCD_BIN/etcd" --name local --data-dir "$LOCAL/etcd" \
+    --listen-client-urls http://127.0.0.1:23790 --advertise-client-urls http://127.0.0.1:23790 \
+    --listen-peer-urls http://127.0.0.1:23800 --initial-advertise-peer-urls http://127.0.0.1:23800 \
+    --initial-cluster local=http://127.0.0.1:23800 --listen-metrics-urls ''
+  wait_for etcd 30 curl -sf http://127.0.0.1:23790/health
+}
+
+apiserver() {
+  start kube-apiserver "$K8S_BIN/kube-apiserver" \
+    --etcd-servers=http://127.0.0.1:23790 --bind-address=127.0.0.1 --secure-port=6443 \
+    --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
+    --client-ca-file="$PKI/ca.crt" \
+    --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
+    --kubelet-preferred-address-types=InternalIP,Hostname \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
+    --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
+    --service-cluster-ip-range="$SERVICE_RANGE" --allow-privileged=true \
+    --endpoint-reconciler-type=none --profiling=false
+  wait_for kube-apiserver 90 kubectl get --raw /readyz
+}
+
+controller_manager() {
+  start kube-controller-manager "$K8S_BIN/kube-controller-manager" \
+    --kubeconfig="$LOCAL/controller-manager.kubeconfig" \
+    --authentication-kubeconfig="$LOCAL/controller-manager.kubeconfig" \
+    --authorization-kubeconfig="$LOCAL/controller-manager.kubeconfig" \
+    --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials=true \
+    --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+    --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
+    --controllers='*' --profiling=false
+  wait_for kube-controller-manager 60 curl -sfk https://127.0.0.1:10257/healthz
+}
+
+scheduler() {
+  start kube-scheduler "$K8S_BIN/kube-scheduler" \
+    --kubeconfig="$LOCAL/scheduler.kubeconfig" \
+    --authentication-kubeconfig="$LOCAL/scheduler.kubeconfig" \
+    --authorization-kubeconfig="$LOCAL/scheduler.kubeconfig" \
+    --bind-address=127.0.0.1 --leader-elect=false --profiling=false
+  wait_for kube-scheduler 60 curl -sfk https://127.0.0.1:10259/healthz
+}
+
+containerd_config() {
+  mkdir -p "$LOCAL/containerd" "$LOCAL/certs.d/$REGISTRY"
+  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$REGISTRY" "$REGISTRY" \
+    >"$LOCAL/certs.d/$REGISTRY/hosts.toml"
+  cat >"$LOCAL/containerd/config.toml" <<TOML
+version = 3
+root = "$LOCAL/containerd/root"
+state = "$RUN/containerd/state"
+# The node agent drives containerd directly: no CRI.
+disabled_plugins = ["io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime",
+  "io.containerd.podsandbox.controller.v1.podsandbox", "io.containerd.sandbox.controller.v1.shim"]
+
+[grpc]
+  address = "$RUN/containerd.sock"
+
+[ttrpc]
+  address = "$RUN/containerd.sock.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+TOML
+}
+
+containerd_daemon() {
+  containerd_config
+  start containerd env PATH="$CONTAINERD_BIN:$RUNC_BIN:$PATH" "$CONTAINERD_BIN/containerd" --config "$LOCAL/containerd/config.toml"
+  wait_for containerd 30 "$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" version
+}
+
+cni_config() {
+  mkdir -p "$LOCAL/cni/net.d"
+  cat >"$LOCAL/cni/net.d/10-vk-containerd.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "vk-containerd",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$POD_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+      "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET"}]], "routes": [{"dst": "0.0.0.0/0"}],
+               "dataDir": "$LOCAL/cni/ipam"}
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+}
+
+agent() {
+  start vk-containerd "$AGENT_BIN" \
+    --kubeconfig="$LOCAL/node.kubeconfig" --node-name="$NODE_NAME" \
+    --node-ip="$NODE_IP" --address="$NODE_IP" \
+    --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
+    --cni-conf-dir="$LOCAL/cni/net.d" --cni-bin-dir="$CNI_BIN" \
+    --root-dir="$LOCAL/agent" --client-ca-file="$PKI/ca.crt" \
+    --registry-config-dir="$LOCAL/certs.d"
+  wait_for vk-containerd 30 node_ready
+}
+
+node_ready() {
+  [[ $(kubectl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]]
+}
+
+up() {
+  local t0=$SECONDS
+  timed "dependencies" "$HACK_DIR/deps.sh"
+  build_agent
+  mkdir -p "$LOCAL" "$RUN" "$LOGS"
+  pki_all "$PKI" "$NODE_NAME" "$NODE_IP"
+  kubeconfig "$KUBECONFIG_PATH" "$APISERVER" "$PKI" admin
+  kubeconfig "$LOCAL/controller-manager.kubeconfig" "$APISERVER" "$PKI" controller-manager
+  kubeconfig "$LOCAL/scheduler.kubeconfig" "$APISERVER" "$PKI" scheduler
+  kubeconfig "$LOCAL/node.kubeconfig" "$APISERVER" "$PKI" node
+  host_network
+  registry
+  etcd
+  apiserver
+  controller_manager
+  scheduler
+  containerd_daemon
+  cni_config
+  agent
+  log "local cluster up in $((SECONDS - t0))s"
+  cat <<MSG
+
+The local cluster is up; its node is $NODE_NAME.
+  export KUBECONFIG=$KUBECONFIG_PATH
+  $K8S_BIN/kubectl get nodes -o wide
+  $K8S_BIN/kubectl run hello --image=$REGISTRY/busybox:1.35 --restart=Never -- sh -c 'echo hello; sleep 3600'
+Logs are in $LOGS. Stop it with: make down
+MSG
+}
+
+# cleanup_node removes what pods left on the host if the agent could not:
+# containerd tasks and containers, pinned namespaces, CNI state and rules, links.
+cleanup_node() {
+  if running containerd; then
+    local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
+    local id
+    for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+      "${ctr[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+    done
+    for id in $("${ctr[@]}" containers ls -q 2>/dev/null); do
+      for _ in $(seq 25); do "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1 && break; "${ctr[@]}" tasks ls -q | grep -qx "$id" || break; sleep 0.2; done
+      "${ctr[@]}" containers delete "$id" >/dev/null 2>&1 || true
+    done
+  fi
+  # Pinned pod namespaces are bind mounts under the agent's root.
+  local m
+  for m in $(awk -v root="$LOCAL/agent/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+    umount -l "$m" 2>/dev/null || true
+  done
+  rm -rf "$LOCAL/cni/ipam" /var/lib/cni/results/vk-containerd-* 2>/dev/null || true
+  # portmap's chains, if any pod with a hostPort was not torn down.
+  local chain
+  for chain in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-(DN|HOSTPORT)/ {print $2}'); do
+    iptables -t nat -F "$chain" 2>/dev/null || true
+  done
+  for table in nat filter; do
+    iptables -t $table -S 2>/dev/null | grep -E '^-A .*CNI-(DN|HOSTPORT)' | sed 's/^-A/-D/' |
+      while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null || true; done
+  done
+  for chain in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-(DN|HOSTPORT)/ {print $2}'); do
+    iptables -t nat -X "$chain" 2>/dev/null || true
+  done
+  ip link del "$POD_BRIDGE" 2>/dev/null || true
+  ip link del "$HOST_LINK" 2>/dev/null || true
+}
+
+down() {
+  if running kube-apiserver && running vk-containerd; then
+    kubectl delete pods --all -A --wait=true --timeout=60s >/dev/null 2>&1 || true
+  fi
+  stop vk-containerd
+  cleanup_node
+  local c
+  for c in kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry; do stop "$c"; done
+  rm -rf "$LOCAL/etcd" "$RUN"
+  log "local cluster down"
+}
+
+status() {
+  local c
+  for c in "${COMPONENTS[@]}"; do
+    if running "$c"; then echo "$c: running (pid $(cat "$RUN/$c.pid"))"; else echo "$c: stopped"; fi
+  done
+}
+
+case ${1:-} in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  *) sed -n '2,8p' "$0"; exit 2 ;;
+esac

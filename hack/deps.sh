@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the real components of the local cluster from the Go module proxy and Debian's
+# packages, once per version, into $VKC_CACHE (see hack/lib.sh). Safe to run again: what is
+# already cached is not rebuilt.
+#   hack/deps.sh            everything the local cluster needs
+#   hack/deps.sh helm       only helm
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+mkdir -p "$VKC_CACHE"
+exec 9>"$VKC_CACHE/.build.lock"
+flock 9
+
+# Debian packages: libseccomp for runc, busybox for the test images, iptables for portmap,
+# openssl for the cluster's certificates.
+system_packages() {
+  local want=(libseccomp-dev pkg-config busybox-static iptables openssl iproute2 util-linux)
+  local missing=()
+  for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+  ((${#missing[@]} == 0)) && return
+  log "installing Debian packages: ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# throwaway_module DIR NAME REQUIRE... writes a go.mod + tools.go that requires modules and
+# imports the given packages, so `go build` can build binaries of modules whose go.mod carries
+# replace directives (which `go install pkg@version` refuses).
+throwaway_module() {
+  local dir=$1 name=$2; shift 2
+  mkdir -p "$dir"
+  printf 'module %s\n\ngo 1.26.0\n' "$name" > "$dir/go.mod"
+  { echo '//go:build tools'; echo; echo 'package tools'; echo; echo 'import ('
+    for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$dir/tools.go"
+}
+
+kubernetes() {
+  [[ -x $K8S_BIN/kube-apiserver && -x $K8S_BIN/kubectl && -x $K8S_BIN/kube-scheduler && -x $K8S_BIN/kube-controller-manager ]] && return
+  log "building kubernetes $KUBERNETES_VERSION (apiserver, controller-manager, scheduler, kubectl; several minutes)"
+  local src=$VKC_CACHE/src/kubernetes-$KUBERNETES_VERSION
+  local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
+  local pkgs=(); for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  throwaway_module "$src" vkc-build-kubernetes "${pkgs[@]}"
+  (
+    cd "$src"
+    local upstream
+    upstream=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+    # Every staging module is replaced by the published module of the matching version.
+    { echo; echo "require k8s.io/kubernetes $KUBERNETES_VERSION"; echo; echo 'replace ('
+      grep -E '=> \./staging/' "$upstream" | awk -v v="$KUBERNETES_STAGING_VERSION" '{print "\t" $1 " => " $1 " " v}'
+      echo ')'; } >> go.mod
+    go mod tidy
+    local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
+    ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+    ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
+    mkdir -p "$K8S_BIN.tmp"
+    go build -ldflags "$ldflags" -o "$K8S_BIN.tmp/" "${pkgs[@]}"
+  )
+  rm -rf "$K8S_BIN" && mv "$K8S_BIN.tmp" "$K8S_BIN"
+}
+
+etcd() {
+  [[ -x $ETCD_BIN/etcd ]] && return
+  log "building etcd $ETCD_VERSION"
+  local src=$VKC_CACHE/src/etcd-$ETCD_VERSION
+  throwaway_module "$src" vkc-build-etcd go.etcd.io/etcd/server/v3
+  (cd "$src" && printf '\nrequire go.etcd.io/etcd/server/v3 %s\n' "$ETCD_VERSION" >> go.mod &&
+    go mod tidy && go build -o "$ETCD_BIN.tmp/etcd" go.etcd.io/etcd/server/v3)
+  rm -rf "$ETCD_BIN" && mv "$ETCD_BIN.tmp" "$ETCD_BIN"
+}
+
+containerd() {
+  [[ -x $CONTAINERD_BIN/containerd && -x $CONTAINERD_BIN/containerd-shim-runc-v2 && -x $CONTAINERD_BIN/ctr ]] && return
+  log "building containerd $CONTAINERD_VERSION"
+  local m=github.com/containerd/containerd/v2/cmd
+  GOBIN=$CONTAINERD_BIN.tmp go install -tags "no_btrfs no_devmapper no_zfs" \
+    "$m/containerd@$CONTAINERD_VERSION" "$m/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/ctr@$CONTAINERD_VERSION"
+  rm -rf "$CONTAINERD_BIN" && mv "$CONTAINERD_BIN.tmp" "$CONTAINERD_BIN"
+}
+
+runc() {
+  [[ -x $RUNC_BIN/runc ]] && return
+  log "building runc $RUNC_VERSION"
+  local src=$VKC_CACHE/src/runc-$RUNC_VERSION
+  throwaway_module "$src" vkc-build-runc github.com/opencontainers/runc
+  (cd "$src" && printf '\nrequire github.com/opencontainers/runc %s\n' "$RUNC_VERSION" >> go.mod &&
+    go mod tidy && go build -tags seccomp -o "$RUNC_BIN.tmp/runc" github.com/opencontainers/runc)
+  rm -rf "$RUNC_BIN" && mv "$RUNC_BIN.tmp" "$RUNC_BIN"
+}
+
+cni_plugins() {
+  local plugins=(main/bridge main/loopback ipam/host-local meta/portmap)
+  local p ok=1
+  for p in "${plugins[@]}"; do [[ -x $CNI_BIN/${p#*/} ]] || ok=0; done
+  ((ok)) && return
+  log "building CNI plugins $CNI_PLUGINS_VERSION"
+  local args=(); for p in "${plugins[@]}"; do args+=("github.com/containernetworking/plugins/plugins/$p@$CNI_PLUGINS_VERSION"); done
+  GOBIN=$CNI_BIN.tmp go install "${args[@]}"
+  rm -rf "$CNI_BIN" && mv "$CNI_BIN.tmp" "$CNI_BIN"
+}
+
+helm() {
+  [[ -x $HELM_BIN/helm ]] && return
+  log "building helm $HELM_VERSION"
+  GOBIN=$HELM_BIN.tmp go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  rm -rf "$HELM_BIN" && mv "$HELM_BIN.tmp" "$HELM_BIN"
+}
+
+if (($# == 0)); then
+  set -- system_packages etcd containerd runc cni_plugins kubernetes
+fi
+for step in "$@"; do
+  t0=$SECONDS
+  "$step"
+  ((SECONDS - t0 > 1)) && log "$step ready in $((SECONDS - t0))s"
+done
+exit 0

@@ -1,0 +1,182 @@
+// Command imagebuild builds the local cluster's test images without Docker
+// and pushes them to a registry:
+//
+//	busybox:1.35     Debian's busybox-static, with /etc/passwd, /etc/group and /tmp; Cmd sh
+//	httpserver:v1    hack/images/httpserver, a static Go HTTP server and client
+package main
+
+import (
+	"archive/tar"
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// file is one entry of an image layer.
+type file struct {
+	path, link string // link: symlink target
+	mode       int64
+	data       []byte
+	dir        bool
+}
+
+func main() {
+	registry := flag.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP)")
+	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary")
+	repo := flag.String("repo", ".", "root of the vk-containerd checkout")
+	flag.Parse()
+
+	bb, err := busyboxImage(*busybox)
+	if err != nil {
+		log.Fatalf("imagebuild: busybox: %v", err)
+	}
+	push(*registry+"/busybox:1.35", bb)
+
+	hs, err := httpServerImage(*repo)
+	if err != nil {
+		log.Fatalf("imagebuild: httpserver: %v", err)
+	}
+	push(*registry+"/httpserver:v1", hs)
+}
+
+func push(ref string, img v1.Image) {
+	r, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		log.Fatalf("imagebuild: %v", err)
+	}
+	if err := remote.Write(r, img); err != nil {
+		log.Fatalf("imagebuild: push %s: %v", ref, err)
+	}
+	d, _ := img.Digest()
+	fmt.Printf("pushed %s@%s\n", ref, d)
+}
+
+// baseFiles are what every test image holds besides its program.
+func baseFiles() []file {
+	return []file{
+		{path: "etc", dir: true, mode: 0o755},
+		{path: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")},
+		{path: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n")},
+		{path: "tmp", dir: true, mode: 0o1777},
+		{path: "root", dir: true, mode: 0o700},
+	}
+}
+
+func busyboxImage(binary string) (v1.Image, error) {
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		return nil, err
+	}
+	out, err := exec.Command(binary, "--list").Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s --list: %w", binary, err)
+	}
+	files := append(baseFiles(), file{path: "bin", dir: true, mode: 0o755}, file{path: "bin/busybox", mode: 0o755, data: data})
+	for _, applet := range strings.Fields(string(out)) {
+		if applet != "busybox" {
+			files = append(files, file{path: "bin/" + applet, link: "busybox"})
+		}
+	}
+	return image(files, v1.Config{
+		Cmd: []string{"sh"},
+		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+	})
+}
+
+func httpServerImage(repo string) (v1.Image, error) {
+	dir, err := os.MkdirTemp("", "imagebuild")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, "httpserver")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./hack/images/httpserver")
+	build.Dir = repo
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build: %v: %s", err, out)
+	}
+	data, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	files := append(baseFiles(), file{path: "httpserver", mode: 0o755, data: data})
+	return image(files, v1.Config{
+		Entrypoint:   []string{"/httpserver"},
+		Cmd:          []string{"serve"},
+		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
+	})
+}
+
+// image makes a one-layer image of files with the given config, for this
+// machine's platform (containerd drops images whose config lacks one).
+func image(files []file, cfg v1.Config) (v1.Image, error) {
+	layerTar, err := tarOf(files)
+	if err != nil {
+		return nil, err
+	}
+	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	img, err := mutate.AppendLayers(empty.Image, layer)
+	if err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
+	cf.Config = cfg
+	return mutate.ConfigFile(img, cf)
+}
+
+// tarOf writes files as a tar stream with fixed times, so the same inputs
+// give the same layer digest.
+func tarOf(files []file) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	epoch := time.Unix(0, 0)
+	for _, f := range files {
+		h := &tar.Header{Name: f.path, Mode: f.mode, ModTime: epoch, Format: tar.FormatPAX}
+		switch {
+		case f.dir:
+			h.Typeflag, h.Name = tar.TypeDir, f.path+"/"
+		case f.link != "":
+			h.Typeflag, h.Linkname, h.Mode = tar.TypeSymlink, f.link, 0o777
+		default:
+			h.Typeflag, h.Size = tar.TypeReg, int64(len(f.data))
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg {
+			if _, err := tw.Write(f.data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
