@@ -228,4 +228,3 @@ func DetectNodeIP(nodeName string) (net.IP, error) {
 	}
 	return nil, errors.New("cannot detect the node's IP address: set --node-ip")
 }
-

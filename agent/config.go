@@ -12,9 +12,9 @@ import (
 
 // Config is everything the agent needs to run a node.
 type Config struct {
-	Kubeconfig          string   // path of the kubeconfig; empty means in-cluster
-	NodeName            string   // name of the node object
-	NodeIP              net.IP   // InternalIP; detected when nil
+	Kubeconfig          string // path of the kubeconfig; empty means in-cluster
+	NodeName            string // name of the node object
+	NodeIP              net.IP // InternalIP; detected when nil
 	NodeLabels          map[string]string
 	RegisterWithTaints  []string // key=value:Effect
 	MaxPods             int
