@@ -6,7 +6,7 @@
 
 SHELL := /bin/bash
 GO ?= go
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo v0.1.0-dev)
+VERSION ?= v0.1.0-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vk-containerd/vk-containerd/version.Version=$(VERSION)
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
@@ -32,11 +32,12 @@ vet:
 	$(GO) vet -tags e2e ./e2e/...
 
 unit:
-	$(GO) test -count=1 ./...
+	VKC_TEST_ROOT=1 $(GO) test -count=1 ./...
 
 # e2e runs the end-to-end tests against the cluster in KUBECONFIG (default: the local cluster).
 e2e:
 	KUBECONFIG=$${KUBECONFIG:-/var/lib/vk-containerd-local/kubeconfig} \
+	  VKC_E2E_CONTROL=$${VKC_E2E_CONTROL-$(CURDIR)/hack/cluster.sh ctl} \
 	  $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
 # test brings the local cluster up, runs every test, and takes the cluster down

@@ -5,6 +5,8 @@
 #   hack/cluster.sh up       build what is missing, start what is not running, wait for the node
 #   hack/cluster.sh down     stop everything; leave no process, mount, netns, link or iptables rule
 #   hack/cluster.sh status   show what runs
+#   hack/cluster.sh ctl stop|start|restart|kill containerd|vk-containerd
+#                            stop or start one process of the node (for the e2e tests)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$HACK_DIR/pki.sh"
@@ -64,7 +66,7 @@ stop() {
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
     log "$name stopped"
   fi
   rm -f "$f"
@@ -243,7 +245,7 @@ cleanup_node() {
   fi
   # Pinned pod namespaces are bind mounts under the agent's root.
   local m
-  for m in $(awk -v root="$LOCAL/agent/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r); do
+  for m in $(awk -v root="$LOCAL/agent/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r || true); do
     umount -l "$m" 2>/dev/null || true
   done
   rm -rf "$LOCAL/cni/ipam" /var/lib/cni/results/vk-containerd-* 2>/dev/null || true
@@ -254,7 +256,7 @@ cleanup_node() {
   done
   for table in nat filter; do
     iptables -t $table -S 2>/dev/null | grep -E '^-A .*CNI-(DN|HOSTPORT)' | sed 's/^-A/-D/' |
-      while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null || true; done
+      while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null || true; done || true
   done
   for chain in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-(DN|HOSTPORT)/ {print $2}'); do
     iptables -t nat -X "$chain" 2>/dev/null || true
@@ -282,9 +284,28 @@ status() {
   done
 }
 
+# ctl ACTION NAME: stop, start, restart or kill -9 one of the node's processes.
+ctl() {
+  local action=$1 name=$2 starter
+  case $name in
+    containerd) starter=containerd_daemon ;;
+    vk-containerd) starter=agent ;;
+    *) die "ctl: unknown process $name (containerd or vk-containerd)" ;;
+  esac
+  mkdir -p "$RUN" "$LOGS"
+  case $action in
+    stop) stop "$name" ;;
+    start) $starter ;;
+    restart) stop "$name"; $starter ;;
+    kill) running "$name" && kill -9 "$(cat "$RUN/$name.pid")"; rm -f "$RUN/$name.pid" ;;
+    *) die "ctl: unknown action $action (stop, start, restart or kill)" ;;
+  esac
+}
+
 case ${1:-} in
   up) up ;;
+  ctl) shift; ctl "$@" ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,8p' "$0"; exit 2 ;;
+  *) sed -n '2,10p' "$0"; exit 2 ;;
 esac

@@ -1,0 +1,122 @@
+package cni
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"golang.org/x/sys/unix"
+)
+
+// Namespaces are the paths of a pod's pinned network, IPC and UTS namespaces.
+// Containers join them by path in their OCI spec, so no process has to hold
+// them open: the bind mounts do.
+type Namespaces struct {
+	Net, IPC, UTS string
+}
+
+// namespaceKinds maps each pinned namespace to its clone flag and the name
+// of its file in /proc/<pid>/task/<tid>/ns.
+var namespaceKinds = []struct {
+	file string
+	flag int
+}{
+	{"net", unix.CLONE_NEWNET},
+	{"ipc", unix.CLONE_NEWIPC},
+	{"uts", unix.CLONE_NEWUTS},
+}
+
+// NamespacesIn returns the paths where the namespaces of a pod pinned in dir live.
+func NamespacesIn(dir string) Namespaces {
+	return Namespaces{Net: filepath.Join(dir, "net"), IPC: filepath.Join(dir, "ipc"), UTS: filepath.Join(dir, "uts")}
+}
+
+// PinNamespaces creates new network, IPC and UTS namespaces whose hostname is
+// hostname, and pins them by bind mounts in dir. Pinning an existing set again
+// returns it unchanged, so a retry after a crash is safe.
+func PinNamespaces(dir, hostname string) (Namespaces, error) {
+	ns := NamespacesIn(dir)
+	if pinned(ns.Net) && pinned(ns.IPC) && pinned(ns.UTS) {
+		return ns, nil
+	}
+	// A partial set is from a crash in the middle of pinning: start over.
+	if err := UnpinNamespaces(dir); err != nil {
+		return Namespaces{}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return Namespaces{}, err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		// The thread that unshares is left locked, so the Go runtime ends it
+		// with the goroutine and no other goroutine ever runs in the new
+		// namespaces.
+		runtime.LockOSThread()
+		errc <- unshareAndPin(dir, hostname)
+	}()
+	if err := <-errc; err != nil {
+		_ = UnpinNamespaces(dir)
+		return Namespaces{}, err
+	}
+	return ns, nil
+}
+
+func unshareAndPin(dir, hostname string) error {
+	flags := 0
+	for _, k := range namespaceKinds {
+		flags |= k.flag
+	}
+	if err := unix.Unshare(flags); err != nil {
+		return fmt.Errorf("unshare pod namespaces: %w", err)
+	}
+	if err := unix.Sethostname([]byte(hostname)); err != nil {
+		return fmt.Errorf("set pod hostname %q: %w", hostname, err)
+	}
+	self := fmt.Sprintf("/proc/%d/task/%d/ns", os.Getpid(), unix.Gettid())
+	for _, k := range namespaceKinds {
+		target := filepath.Join(dir, k.file)
+		f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_RDONLY, 0o444)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", target, err)
+		}
+		f.Close()
+		if err := unix.Mount(filepath.Join(self, k.file), target, "", unix.MS_BIND, ""); err != nil {
+			return fmt.Errorf("pin %s namespace at %s: %w", k.file, target, err)
+		}
+	}
+	return nil
+}
+
+// UnpinNamespaces unmounts and removes the pinned namespaces in dir. A
+// namespace ends when nothing else holds it. Unpinning what is not pinned is
+// not an error.
+func UnpinNamespaces(dir string) error {
+	var errs []error
+	for _, k := range namespaceKinds {
+		p := filepath.Join(dir, k.file)
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", p, err))
+			continue
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// pinned reports whether path is a namespace file (nsfs), that is, whether a
+// namespace is bind-mounted there.
+func pinned(path string) bool {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return false
+	}
+	return st.Type == unix.NSFS_MAGIC
+}

@@ -1,0 +1,52 @@
+package cni
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vk-containerd/vk-containerd/internal/roottest"
+)
+
+func TestPinNamespaces(t *testing.T) {
+	roottest.Require(t)
+	dir := filepath.Join(t.TempDir(), "ns")
+	ns, err := PinNamespaces(dir, "pod-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer UnpinNamespaces(dir)
+	for _, p := range []string{ns.Net, ns.IPC, ns.UTS} {
+		if !pinned(p) {
+			t.Fatalf("%s is not a pinned namespace", p)
+		}
+	}
+	out, err := exec.Command("nsenter", "--uts="+ns.UTS, "hostname").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(out)); got != "pod-a" {
+		t.Fatalf("hostname in the pod's UTS namespace = %q, want pod-a", got)
+	}
+	host, _ := os.Hostname()
+	if host == "pod-a" {
+		t.Fatal("the agent's own hostname changed")
+	}
+	// Pinning again is a no-op that returns the same paths.
+	again, err := PinNamespaces(dir, "pod-a")
+	if err != nil || again != ns {
+		t.Fatalf("second pin = %+v, %v", again, err)
+	}
+	if err := UnpinNamespaces(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Fatalf("%s still exists after unpin: %v", dir, err)
+	}
+	// Unpinning twice is fine.
+	if err := UnpinNamespaces(dir); err != nil {
+		t.Fatalf("second unpin: %v", err)
+	}
+}

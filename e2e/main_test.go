@@ -1,0 +1,78 @@
+//go:build e2e
+
+// Package e2e holds end-to-end tests of a vk-containerd node. They run against
+// any cluster given by KUBECONFIG; the node under test is VKC_NODE_NAME
+// (default vk-node). Tests that stop or restart the node's processes use the
+// command in VKC_E2E_CONTROL (hack/cluster.sh ctl for the local cluster), and
+// are skipped, with the reason, where it is not set.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+var (
+	client   kubernetes.Interface
+	nodeName string
+)
+
+func TestMain(m *testing.M) {
+	kc := os.Getenv("KUBECONFIG")
+	if kc == "" {
+		fmt.Fprintln(os.Stderr, "e2e: set KUBECONFIG to the cluster under test")
+		os.Exit(2)
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kc)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: kubeconfig %s: %v\n", kc, err)
+		os.Exit(2)
+	}
+	client = kubernetes.NewForConfigOrDie(cfg)
+	nodeName = os.Getenv("VKC_NODE_NAME")
+	if nodeName == "" {
+		nodeName = "vk-node"
+	}
+	os.Exit(m.Run())
+}
+
+// control runs the node-control command: control(t, "stop", "containerd").
+func control(t *testing.T, args ...string) {
+	t.Helper()
+	cmdline := os.Getenv("VKC_E2E_CONTROL")
+	if cmdline == "" {
+		t.Skip("VKC_E2E_CONTROL is not set: this cluster gives the tests no way to stop or start the node's processes")
+	}
+	cmd := exec.Command("sh", append([]string{"-c", cmdline + ` "$@"`, "control"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", cmdline, args, err, out)
+	}
+}
+
+// eventually polls cond every interval until it returns true or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var lastErr error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
