@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
@@ -27,7 +29,9 @@ import (
 	"github.com/vk-containerd/vk-containerd/containerd"
 	"github.com/vk-containerd/vk-containerd/hostinfo"
 	"github.com/vk-containerd/vk-containerd/kubeletapi"
+	"github.com/vk-containerd/vk-containerd/poddns"
 	"github.com/vk-containerd/vk-containerd/provider"
+	"github.com/vk-containerd/vk-containerd/sandbox"
 	"github.com/vk-containerd/vk-containerd/version"
 )
 
@@ -54,7 +58,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer rt.Close()
-	if _, err := cni.LoadNetwork(cfg.CNIConfDir, cfg.CNIBinDirs); err != nil {
+	network, err := cni.NewNetwork(cfg.CNIConfDir, cfg.CNIBinDirs, filepath.Join(cfg.RootDir, "cni-cache"))
+	if err != nil {
 		return err
 	}
 	nodeIP := cfg.NodeIP
@@ -102,7 +107,20 @@ func Run(ctx context.Context, cfg Config) error {
 	// never watches those cluster-wide kinds.
 	unused := informers.NewSharedInformerFactory(client, 0)
 
-	pods := provider.NewPods()
+	sandboxes := sandbox.NewManager(filepath.Join(cfg.RootDir, "pods"), network, poddns.Config{
+		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, HostResolvConf: cfg.ResolvConf,
+	})
+	pods := provider.NewPods(ctx, provider.PodsConfig{
+		NodeName:   cfg.NodeName,
+		HostIP:     nodeIP,
+		NodeMemory: resources.MemoryBytes,
+		Runtime:    rt,
+		Images:     containerd.NewImages(rt, cfg.RegistryConfigDir),
+		Sandboxes:  sandboxes,
+		Client:     client,
+		Recorder:   recorder,
+	})
+	go pods.WatchExits(ctx)
 	pc, err := node.NewPodController(node.PodControllerConfig{
 		PodClient:                 client.CoreV1(),
 		PodInformer:               podInformer,
@@ -159,6 +177,20 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("pod controller: %w", pc.Err())
 	case <-ctx.Done():
 		return nil
+	}
+	// Pods deleted while the agent was down left containers and sandboxes
+	// that no pod of the node owns now.
+	known := func(uid types.UID) bool {
+		all, _ := podInformer.Lister().List(labels.Everything())
+		for _, p := range all {
+			if p.UID == uid {
+				return true
+			}
+		}
+		return false
+	}
+	if err := pods.CollectOrphans(ctx, known); err != nil {
+		log.G(ctx).WithError(err).Warn("cleaning up after pods that are gone")
 	}
 	go func() { errc <- nc.Run(ctx) }()
 	select {

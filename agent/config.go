@@ -30,6 +30,9 @@ type Config struct {
 	TLSPrivateKeyFile   string
 	ClientCAFile        string
 	PodWorkers          int
+	ClusterDNS          []string // nameservers of ClusterFirst pods
+	ClusterDomain       string
+	ResolvConf          string // the host's resolv.conf, the base of Default pods
 }
 
 // Validate checks the fields that need no outside system.

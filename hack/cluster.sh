@@ -218,6 +218,8 @@ up() {
   containerd_daemon
   cni_config
   agent
+  # Pods need the default service account, which the controller-manager makes.
+  wait_for kube-controller-manager 60 kubectl get serviceaccount default
   log "local cluster up in $((SECONDS - t0))s"
   cat <<MSG
 

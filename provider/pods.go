@@ -1,20 +1,58 @@
 // Package provider is vk-containerd's virtual-kubelet provider: it keeps the
-// node's status and realizes the pods bound to the node.
+// node's status (NodeStatus) and realizes the pods bound to the node (Pods).
+//
+// Each pod has one worker goroutine that owns everything about it: its
+// sandbox, its containers and its status. Events (a new spec, a deletion, a
+// container exit from containerd, a back-off timer) only kick the worker;
+// the worker compares what containerd reports with what the pod asks for and
+// acts, then reports the status through NotifyPods. A pod where nothing
+// happens costs a parked goroutine.
 package provider
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"sync"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/sandbox"
+	"github.com/vk-containerd/vk-containerd/volumes"
 )
 
-// Pods is the pod side of the provider.
+// PodsConfig is what the pod side of the provider needs.
+type PodsConfig struct {
+	NodeName  string
+	HostIP    net.IP
+	// NodeMemory is the node's memory in bytes, for oom_score_adj of burstable pods.
+	NodeMemory int64
+	Runtime   *containerd.Runtime
+	Images    *containerd.Images
+	Sandboxes *sandbox.Manager
+	Client    kubernetes.Interface
+	Recorder  record.EventRecorder
+}
+
+// Pods realizes the pods bound to the node. It implements
+// node.PodLifecycleHandler and node.PodNotifier.
 type Pods struct {
-	mu   sync.Mutex // guards pods
-	pods map[string]*corev1.Pod
+	cfg     PodsConfig
+	source  apiSource
+	volumes *volumes.Manager
+	ctx     context.Context
+
+	mu      sync.Mutex // guards workers, byName and notify
+	workers map[types.UID]*worker
+	byName  map[string]types.UID
+	notify  func(*corev1.Pod)
 }
 
 var (
@@ -22,42 +60,97 @@ var (
 	_ node.PodNotifier         = (*Pods)(nil)
 )
 
-// NewPods returns an empty pod provider.
-func NewPods() *Pods { return &Pods{pods: map[string]*corev1.Pod{}} }
-
-func key(namespace, name string) string { return namespace + "/" + name }
-
-// CreatePod is not done yet: pods are refused with a clear error.
-func (p *Pods) CreatePod(ctx context.Context, pod *corev1.Pod) error {
-	return errdefs.InvalidInput("running pods is not implemented in this build of vk-containerd")
+// NewPods returns the pod provider. Workers live until ctx ends.
+func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
+	src := apiSource{client: cfg.Client}
+	return &Pods{
+		cfg:     cfg,
+		source:  src,
+		volumes: volumes.NewManager(cfg.Sandboxes.Root(), src, nil),
+		ctx:     ctx,
+		workers: map[types.UID]*worker{},
+		byName:  map[string]types.UID{},
+	}
 }
 
-// UpdatePod is not done yet.
-func (p *Pods) UpdatePod(ctx context.Context, pod *corev1.Pod) error { return nil }
+func nameKey(namespace, name string) string { return namespace + "/" + name }
 
-// DeletePod forgets the pod.
-func (p *Pods) DeletePod(ctx context.Context, pod *corev1.Pod) error {
+// CreatePod starts a worker for the pod; the work happens in the background.
+func (p *Pods) CreatePod(_ context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.pods[key(pod.Namespace, pod.Name)]; !ok {
-		return errdefs.NotFoundf("pod %s/%s not found", pod.Namespace, pod.Name)
+	if w, ok := p.workers[pod.UID]; ok {
+		w.update(pod)
+		return nil
 	}
-	delete(p.pods, key(pod.Namespace, pod.Name))
+	w := newWorker(p, pod)
+	p.workers[pod.UID] = w
+	p.byName[nameKey(pod.Namespace, pod.Name)] = pod.UID
+	go w.run(p.ctx)
 	return nil
 }
 
-// GetPod returns the pod as it was given to CreatePod.
-func (p *Pods) GetPod(ctx context.Context, namespace, name string) (*corev1.Pod, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	pod, ok := p.pods[key(namespace, name)]
-	if !ok {
-		return nil, errdefs.NotFoundf("pod %s/%s not found", namespace, name)
+// UpdatePod hands the worker the pod's new spec.
+func (p *Pods) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
+	w := p.worker(pod.Namespace, pod.Name)
+	if w == nil || w.uid != pod.UID {
+		return p.CreatePod(ctx, pod)
 	}
-	return pod.DeepCopy(), nil
+	w.update(pod)
+	return nil
 }
 
-// GetPodStatus returns the pod's status.
+// DeletePod asks the pod's worker to stop the pod and release everything it
+// holds; the final status follows through NotifyPods.
+func (p *Pods) DeletePod(_ context.Context, pod *corev1.Pod) error {
+	p.mu.Lock()
+	w, ok := p.workers[pod.UID]
+	if !ok {
+		if uid, found := p.byName[nameKey(pod.Namespace, pod.Name)]; found {
+			w, ok = p.workers[uid]
+		}
+	}
+	p.mu.Unlock()
+	if !ok {
+		return errdefs.NotFoundf("pod %s/%s is not on this node", pod.Namespace, pod.Name)
+	}
+	w.requestDelete(pod)
+	return nil
+}
+
+func (p *Pods) worker(namespace, name string) *worker {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	uid, ok := p.byName[nameKey(namespace, name)]
+	if !ok {
+		return nil
+	}
+	return p.workers[uid]
+}
+
+// forget removes a worker whose pod is gone.
+func (p *Pods) forget(w *worker) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.workers[w.uid] == w {
+		delete(p.workers, w.uid)
+	}
+	key := nameKey(w.namespace, w.name)
+	if p.byName[key] == w.uid {
+		delete(p.byName, key)
+	}
+}
+
+// GetPod returns the pod as it was given, with its current status.
+func (p *Pods) GetPod(_ context.Context, namespace, name string) (*corev1.Pod, error) {
+	w := p.worker(namespace, name)
+	if w == nil {
+		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, name)
+	}
+	return w.podWithStatus(), nil
+}
+
+// GetPodStatus returns the pod's current status.
 func (p *Pods) GetPodStatus(ctx context.Context, namespace, name string) (*corev1.PodStatus, error) {
 	pod, err := p.GetPod(ctx, namespace, name)
 	if err != nil {
@@ -66,16 +159,114 @@ func (p *Pods) GetPodStatus(ctx context.Context, namespace, name string) (*corev
 	return &pod.Status, nil
 }
 
-// GetPods lists the pods the provider knows.
-func (p *Pods) GetPods(ctx context.Context) ([]*corev1.Pod, error) {
+// GetPods lists the pods on the node.
+func (p *Pods) GetPods(context.Context) ([]*corev1.Pod, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	out := make([]*corev1.Pod, 0, len(p.pods))
-	for _, pod := range p.pods {
-		out = append(out, pod.DeepCopy())
+	ws := make([]*worker, 0, len(p.workers))
+	for _, w := range p.workers {
+		ws = append(ws, w)
+	}
+	p.mu.Unlock()
+	out := make([]*corev1.Pod, 0, len(ws))
+	for _, w := range ws {
+		out = append(out, w.podWithStatus())
 	}
 	return out, nil
 }
 
-// NotifyPods registers the callback for pod status changes.
-func (p *Pods) NotifyPods(ctx context.Context, cb func(*corev1.Pod)) {}
+// NotifyPods sets the callback that receives every pod whose status changed.
+func (p *Pods) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notify = cb
+}
+
+func (p *Pods) publish(pod *corev1.Pod) {
+	p.mu.Lock()
+	cb := p.notify
+	p.mu.Unlock()
+	if cb != nil {
+		cb(pod)
+	}
+}
+
+// WatchExits kicks the worker of each container that exits, until ctx ends.
+// It subscribes again when containerd's event stream breaks (containerd
+// restarted) and then kicks every worker, since exits may have been missed.
+func (p *Pods) WatchExits(ctx context.Context) {
+	for ctx.Err() == nil {
+		exits, errs := p.cfg.Runtime.Exits(ctx)
+		p.kickAll()
+		for id := range exits {
+			p.mu.Lock()
+			w := p.workers[podUIDOf(id)]
+			p.mu.Unlock()
+			if w != nil {
+				w.kick()
+			}
+		}
+		select {
+		case err := <-errs:
+			log.G(ctx).WithError(err).Warn("containerd event stream broke; subscribing again")
+		default:
+		}
+		select {
+		case <-ctx.Done():
+		case <-timeAfter(reconnectPause):
+		}
+	}
+}
+
+func (p *Pods) kickAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, w := range p.workers {
+		w.kick()
+	}
+}
+
+// CollectOrphans removes what no pod of this node owns any more: containerd
+// containers and pod directories (namespaces, CNI attachment) left by pods
+// deleted while the agent was down. known tells which pod UIDs are bound to
+// the node according to the API server.
+func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) error {
+	owned := func(uid types.UID) bool {
+		p.mu.Lock()
+		_, ok := p.workers[uid]
+		p.mu.Unlock()
+		return ok || known(uid)
+	}
+	cs, err := p.cfg.Runtime.ListContainers(ctx)
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	for _, c := range cs {
+		uid := types.UID(c.Labels[containerd.LabelPodUID])
+		if owned(uid) {
+			continue
+		}
+		log.G(ctx).WithField("container", c.ID).Info("removing container of a pod that is gone")
+		if err := p.cfg.Runtime.RemoveContainer(ctx, c.ID); err != nil {
+			log.G(ctx).WithError(err).WithField("container", c.ID).Warn("cannot remove orphan container")
+		}
+	}
+	uids, err := p.cfg.Sandboxes.Leftovers()
+	if err != nil {
+		return err
+	}
+	for _, uid := range uids {
+		if owned(types.UID(uid)) {
+			continue
+		}
+		log.G(ctx).WithField("pod-uid", uid).Info("removing sandbox of a pod that is gone")
+		gone := &corev1.Pod{}
+		gone.UID = types.UID(uid)
+		if err := p.volumes.Cleanup(uid); err != nil {
+			log.G(ctx).WithError(err).Warn("cannot clean orphan volumes")
+		}
+		if err := p.cfg.Sandboxes.Remove(ctx, gone); err != nil {
+			log.G(ctx).WithError(err).WithField("pod-uid", uid).Warn("cannot remove orphan sandbox")
+		}
+	}
+	return nil
+}

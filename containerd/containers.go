@@ -1,0 +1,287 @@
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+)
+
+// runtimeName is the shim every container runs under.
+const runtimeName = "io.containerd.runc.v2"
+
+// labelStartedAt records when the container's task started; containerd keeps
+// no start time of its own.
+const labelStartedAt = labelPrefix + "container.started-at"
+
+// State is where a container is in its life.
+type State int
+
+// Container states.
+const (
+	StateCreated State = iota // created, task never started
+	StateRunning
+	StateExited
+	StateUnknown
+)
+
+// ContainerStatus is what containerd knows of one container.
+type ContainerStatus struct {
+	ID         string
+	Labels     map[string]string
+	Image      string
+	State      State
+	Pid        uint32
+	ExitCode   uint32
+	StartedAt  time.Time
+	FinishedAt time.Time
+	CreatedAt  time.Time
+}
+
+// CreateContainer creates a container with a fresh snapshot of img and a spec
+// built by opts; labels identify it. A failure leaves nothing behind.
+func (r *Runtime) CreateContainer(ctx context.Context, id string, img client.Image, labels map[string]string, opts ...oci.SpecOpts) error {
+	specOpts := append([]oci.SpecOpts{oci.WithImageConfig(img)}, opts...)
+	_, err := r.client.NewContainer(ctx, id,
+		client.WithImage(img),
+		client.WithNewSnapshot(id, img),
+		client.WithRuntime(runtimeName, nil),
+		client.WithContainerLabels(labels),
+		client.WithImageStopSignal(img, "SIGTERM"),
+		client.WithNewSpec(specOpts...),
+	)
+	if err != nil {
+		_ = r.client.SnapshotService("").Remove(ctx, id)
+		return err
+	}
+	return nil
+}
+
+// StartContainer creates and starts the container's task, with its stdout
+// and stderr appended to logPath by the shim (so output is kept while the
+// agent is down). It returns the task's pid.
+func (r *Runtime) StartContainer(ctx context.Context, id, logPath string) (uint32, error) {
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	task, err := c.NewTask(ctx, cio.LogFile(logPath))
+	if err != nil {
+		return 0, err
+	}
+	if err := task.Start(ctx); err != nil {
+		_, _ = task.Delete(ctx, client.WithProcessKill)
+		return 0, err
+	}
+	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+		return task.Pid(), fmt.Errorf("record start time: %w", err)
+	}
+	return task.Pid(), nil
+}
+
+// Status reads one container's state from containerd.
+func (r *Runtime) Status(ctx context.Context, id string) (ContainerStatus, error) {
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return ContainerStatus{}, err
+	}
+	return r.status(ctx, c)
+}
+
+func (r *Runtime) status(ctx context.Context, c client.Container) (ContainerStatus, error) {
+	info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
+	if err != nil {
+		return ContainerStatus{}, err
+	}
+	st := ContainerStatus{ID: c.ID(), Labels: info.Labels, Image: info.Image, CreatedAt: info.CreatedAt, State: StateCreated}
+	if t, err := time.Parse(time.RFC3339Nano, info.Labels[labelStartedAt]); err == nil {
+		st.StartedAt = t
+	}
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return st, nil
+	}
+	if err != nil {
+		return st, err
+	}
+	ts, err := task.Status(ctx)
+	if err != nil {
+		if errdefs.IsNotFound(err) {
+			return st, nil
+		}
+		return st, err
+	}
+	st.Pid = task.Pid()
+	switch ts.Status {
+	case client.Running, client.Paused, client.Pausing:
+		st.State = StateRunning
+	case client.Stopped:
+		st.State, st.ExitCode, st.FinishedAt = StateExited, ts.ExitStatus, ts.ExitTime
+	case client.Created:
+		st.State = StateCreated
+	default:
+		st.State = StateUnknown
+	}
+	return st, nil
+}
+
+// ListContainers returns every container whose labels match filters
+// (containerd filter syntax, e.g. `labels."io.vk-containerd.pod.uid"==abc`).
+func (r *Runtime) ListContainers(ctx context.Context, filters ...string) ([]ContainerStatus, error) {
+	cs, err := r.client.Containers(ctx, filters...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ContainerStatus, 0, len(cs))
+	for _, c := range cs {
+		st, err := r.status(ctx, c)
+		if errdefs.IsNotFound(err) {
+			continue // removed meanwhile
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// PodFilter selects the containers of one pod.
+func PodFilter(podUID string) string {
+	return fmt.Sprintf("labels.%q==%q", LabelPodUID, podUID)
+}
+
+// StopContainer sends the image's stop signal (SIGTERM by default) to the
+// container's process, waits up to grace for it to exit, then kills it. A
+// container that is not running is left as is.
+func (r *Runtime) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	exited, err := task.Wait(ctx)
+	if err != nil {
+		return err
+	}
+	if grace > 0 {
+		sig, err := client.GetStopSignal(ctx, c, syscall.SIGTERM)
+		if err != nil {
+			sig = syscall.SIGTERM
+		}
+		if err := task.Kill(ctx, sig); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("signal %v: %w", sig, err)
+		}
+		select {
+		case <-exited:
+			return nil
+		case <-time.After(grace):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if err := task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("kill: %w", err)
+	}
+	select {
+	case <-exited:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RemoveContainer deletes the container's task (killing it if it still runs),
+// the container and its snapshot. Removing what is gone is not an error.
+func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	c, err := r.client.LoadContainer(ctx, id)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if task, err := c.Task(ctx, nil); err == nil {
+		if _, err := task.Delete(ctx, client.WithProcessKill); err != nil && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("delete task of %s: %w", id, err)
+		}
+	} else if !errdefs.IsNotFound(err) {
+		return err
+	}
+	if err := c.Delete(ctx, client.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete container %s: %w", id, err)
+	}
+	return nil
+}
+
+// SetContainerLabels merges labels into the container's labels.
+func (r *Runtime) SetContainerLabels(ctx context.Context, id string, labels map[string]string) error {
+	c, err := r.client.LoadContainer(ctx, id)
+	if err != nil {
+		return err
+	}
+	_, err = c.SetLabels(ctx, labels)
+	return err
+}
+
+// Exits streams the ids of containers whose init process exited, from
+// containerd's event stream. The channel closes when ctx ends; a broken
+// stream is reported on errs and the caller subscribes again.
+func (r *Runtime) Exits(ctx context.Context) (<-chan string, <-chan error) {
+	out := make(chan string, 64)
+	errs := make(chan error, 1)
+	filter := fmt.Sprintf(`topic=="/tasks/exit",namespace==%q`, r.namespace)
+	events, serr := r.client.Subscribe(ctx, filter)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-serr:
+				if err != nil && ctx.Err() == nil {
+					errs <- err
+				}
+				return
+			case e := <-events:
+				if e == nil || e.Event == nil {
+					continue
+				}
+				id, err := exitedContainer(e.Event.GetValue())
+				if err != nil {
+					continue
+				}
+				select {
+				case out <- id:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out, errs
+}
+
+// Attempt parses the attempt label of a container.
+func Attempt(labels map[string]string) int {
+	n, _ := strconv.Atoi(labels[LabelAttempt])
+	return n
+}
+
+var errNotExit = errors.New("not a task exit of an init process")

@@ -1,0 +1,111 @@
+package provider
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
+)
+
+// Container kinds, the value of the containerd.LabelContainerKind label.
+const (
+	kindInit    = "init"
+	kindSidecar = "sidecar"
+	kindApp     = "app"
+)
+
+// Labels the worker adds besides the identity labels of package containerd.
+const (
+	// labelRestartDelay is the back-off that was applied before this attempt
+	// started; the next delay is derived from it when the attempt exits.
+	labelRestartDelay = "io.vk-containerd.container.restart-delay"
+	// labelStartError holds why the task could not start (the kubelet's StartError).
+	labelStartError = "io.vk-containerd.container.start-error"
+)
+
+// containerID names the containerd container of one attempt of a pod's
+// container. It starts with the pod UID, so an exit event leads to its pod.
+func containerID(uid types.UID, name string, attempt int) string {
+	h := sha256.Sum256([]byte(name))
+	return fmt.Sprintf("%s-%s-%d", uid, hex.EncodeToString(h[:4]), attempt)
+}
+
+// podUIDOf returns the pod UID at the start of a container id.
+func podUIDOf(id string) types.UID {
+	if len(id) < 36 {
+		return ""
+	}
+	return types.UID(id[:36])
+}
+
+// tracked is what the worker knows of one container of the pod: its latest
+// attempt and the one before, as containerd reports them.
+type tracked struct {
+	name     string
+	kind     string
+	current  *containerd.ContainerStatus
+	previous *containerd.ContainerStatus
+
+	// waiting is why the container does not run now, when it does not.
+	waitingReason, waitingMessage string
+	// restartAt is when a back-off ends; zero when none runs.
+	restartAt time.Time
+	imageID   string
+}
+
+func (r *tracked) attempt() int {
+	if r.current == nil {
+		return -1
+	}
+	return containerd.Attempt(r.current.Labels)
+}
+
+func (r *tracked) running() bool {
+	return r.current != nil && r.current.State == containerd.StateRunning
+}
+
+// exited reports whether the latest attempt has ended, and its exit code.
+func (r *tracked) exited() (bool, int32) {
+	if r.current == nil {
+		return false, 0
+	}
+	if r.current.Labels[labelStartError] != "" {
+		return true, 128
+	}
+	if r.current.State == containerd.StateExited {
+		return true, int32(r.current.ExitCode)
+	}
+	return false, 0
+}
+
+func restartDelay(labels map[string]string) (time.Duration, bool) {
+	v, ok := labels[labelRestartDelay]
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(v)
+	return d, err == nil
+}
+
+// shouldRestart applies the pod's restart policy to a container that exited.
+func shouldRestart(kind string, policy corev1.RestartPolicy, code int32) bool {
+	if kind == kindSidecar {
+		return true
+	}
+	switch policy {
+	case corev1.RestartPolicyNever:
+		return false
+	case corev1.RestartPolicyOnFailure:
+		return code != 0
+	}
+	// Always: init containers still only restart on failure.
+	return kind == kindApp || code != 0
+}
+
+func attemptLabel(n int) string { return strconv.Itoa(n) }

@@ -1,0 +1,233 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/oci"
+	"github.com/containerd/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/podenv"
+	"github.com/vk-containerd/vk-containerd/podspec"
+	"github.com/vk-containerd/vk-containerd/volumes"
+)
+
+// start creates and starts one attempt of container c. On failure it leaves
+// the reason on r, the kubelet's way.
+func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked, attempt int, delay time.Duration) {
+	id := containerID(pod.UID, c.Name, attempt)
+	existing := r.current != nil && r.current.ID == id
+	if !existing {
+		if err := w.create(ctx, pod, c, r, id, attempt, delay); err != nil {
+			reason := reasonOf(err)
+			r.waitingReason, r.waitingMessage = reason, messageOf(err)
+			if reason != ReasonErrImagePull && reason != ReasonErrImageNeverPull && reason != ReasonInvalidImageName {
+				w.event(pod, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
+			}
+			if r.restartAt.Before(time.Now()) {
+				r.restartAt = time.Now().Add(retryPause)
+			}
+			return
+		}
+	}
+	logPath := w.logPath(c.Name, attempt)
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		r.waitingReason, r.waitingMessage = ReasonRunContainerError, err.Error()
+		return
+	}
+	if _, err := w.p.cfg.Runtime.StartContainer(ctx, id, logPath); err != nil {
+		msg := messageOf(err)
+		if len(msg) > 1024 {
+			msg = msg[:1024]
+		}
+		_ = w.p.cfg.Runtime.SetContainerLabels(ctx, id, map[string]string{labelStartError: msg})
+		r.waitingReason, r.waitingMessage = ReasonRunContainerError, msg
+		w.event(pod, corev1.EventTypeWarning, eventFailed, "Error: %s", msg)
+		return
+	}
+	r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
+	w.event(pod, corev1.EventTypeNormal, eventStarted, "Started container %s", c.Name)
+}
+
+// create pulls the image if needed and creates the containerd container.
+func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked, id string, attempt int, delay time.Duration) error {
+	img, err := w.ensureImage(ctx, pod, c, r)
+	if err != nil {
+		return err
+	}
+	imgSpec, err := img.Spec(ctx)
+	if err != nil {
+		return newStartError(ReasonCreateContainerError, fmt.Errorf("read image config of %s: %w", c.Image, err))
+	}
+	opts, err := w.specOpts(ctx, pod, c, imgSpec.Config)
+	if err != nil {
+		return err
+	}
+	labels := map[string]string{
+		containerd.LabelPodUID:        string(pod.UID),
+		containerd.LabelPodNamespace:  pod.Namespace,
+		containerd.LabelPodName:       pod.Name,
+		containerd.LabelContainerName: c.Name,
+		containerd.LabelContainerKind: r.kind,
+		containerd.LabelAttempt:       strconv.Itoa(attempt),
+		containerd.LabelShimGroup:     string(pod.UID),
+		labelRestartDelay:             delay.String(),
+	}
+	if err := w.p.cfg.Runtime.CreateContainer(ctx, id, img, labels, opts...); err != nil {
+		if errdefs.IsAlreadyExists(err) {
+			return nil
+		}
+		return newStartError(ReasonCreateContainerError, err)
+	}
+	w.event(pod, corev1.EventTypeNormal, eventCreated, "Created container: %s", c.Name)
+	return nil
+}
+
+// ensureImage applies the pull policy and pulls when needed.
+func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked) (client.Image, error) {
+	ref, err := containerd.NormalizeRef(c.Image)
+	if err != nil {
+		return nil, newStartError(ReasonInvalidImageName, fmt.Errorf("failed to apply default image tag %q: %w", c.Image, err))
+	}
+	policy := pullPolicy(c)
+	if policy != corev1.PullAlways {
+		img, err := w.p.cfg.Images.Get(ctx, ref)
+		if err == nil {
+			r.imageID = imageID(ref, img)
+			return img, nil
+		}
+		if !errdefs.IsNotFound(err) {
+			return nil, newStartError(ReasonErrImagePull, err)
+		}
+		if policy == corev1.PullNever {
+			return nil, newStartError(ReasonErrImageNeverPull, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image))
+		}
+	}
+	creds, err := w.pullCredentials(ctx, pod)
+	if err != nil {
+		log.G(ctx).WithError(err).Warn("cannot read imagePullSecrets; pulling without them")
+	}
+	w.event(pod, corev1.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
+	img, took, err := w.p.cfg.Images.Pull(ctx, ref, creds)
+	if err != nil {
+		b := nextBackoff(w.imageBackoff[ref], 0)
+		w.imageBackoff[ref] = b
+		r.restartAt = time.Now().Add(b)
+		w.event(pod, corev1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
+		return nil, newStartError(ReasonErrImagePull, fmt.Errorf("failed to pull image %q: %w", c.Image, err))
+	}
+	delete(w.imageBackoff, ref)
+	w.event(pod, corev1.EventTypeNormal, eventPulled, "Successfully pulled image %q in %s", c.Image, took.Round(time.Millisecond))
+	r.imageID = imageID(ref, img)
+	return img, nil
+}
+
+func imageID(ref string, img client.Image) string {
+	name := ref
+	if i := strings.LastIndexAny(name, "@"); i >= 0 {
+		name = name[:i]
+	} else if j, k := strings.LastIndexAny(name, ":"), strings.LastIndexAny(name, "/"); j > k {
+		name = name[:j]
+	}
+	return name + "@" + img.Target().Digest.String()
+}
+
+// pullPolicy is the container's policy, defaulted from the tag as the API
+// server does for pods that reach us without one.
+func pullPolicy(c *corev1.Container) corev1.PullPolicy {
+	if c.ImagePullPolicy != "" {
+		return c.ImagePullPolicy
+	}
+	if ref, err := containerd.NormalizeRef(c.Image); err == nil && (strings.HasSuffix(ref, ":latest") || !hasTag(c.Image)) {
+		return corev1.PullAlways
+	}
+	return corev1.PullIfNotPresent
+}
+
+func hasTag(image string) bool {
+	slash := strings.LastIndexAny(image, "/")
+	return strings.LastIndexAny(image, ":@") > slash
+}
+
+func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (containerd.Credentials, error) {
+	creds := containerd.Credentials{}
+	var errs []error
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		s, err := w.p.source.GetSecret(ctx, pod.Namespace, ref.Name)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, key := range []string{corev1.DockerConfigJsonKey, corev1.DockerConfigKey} {
+			if data, ok := s.Data[key]; ok {
+				if err := containerd.ParseDockerConfigJSON(data, creds); err != nil {
+					errs = append(errs, fmt.Errorf("secret %s: %w", ref.Name, err))
+				}
+			}
+		}
+	}
+	return creds, errors.Join(errs...)
+}
+
+// specOpts builds the OCI spec options of container c in the pod's sandbox.
+func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, img imagespec.ImageConfig) ([]oci.SpecOpts, error) {
+	facts := podenv.Facts{NodeName: w.p.cfg.NodeName}
+	for _, ip := range w.sb.IPs {
+		facts.PodIPs = append(facts.PodIPs, ip.String())
+	}
+	if w.p.cfg.HostIP != nil {
+		facts.HostIPs = []string{w.p.cfg.HostIP.String()}
+		if pod.Spec.HostNetwork {
+			facts.PodIPs = facts.HostIPs
+		}
+	}
+	env, err := podenv.Resolve(ctx, w.p.source, pod, c, facts)
+	if err != nil {
+		return nil, newStartError(ReasonCreateConfigError, err)
+	}
+	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths)
+	if err != nil {
+		return nil, newStartError(ReasonCreateContainerError, err)
+	}
+	mounts := []podspec.Mount{
+		{Source: w.sb.Hosts, Destination: "/etc/hosts"},
+		{Source: w.sb.ResolvConf, Destination: "/etc/resolv.conf"},
+		{Source: w.sb.Hostname, Destination: "/etc/hostname"},
+	}
+	for _, m := range vmounts {
+		mounts = append(mounts, podspec.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly})
+	}
+	netNS, utsNS := w.sb.Namespaces.Net, w.sb.Namespaces.UTS
+	if pod.Spec.HostNetwork {
+		netNS, utsNS = "", ""
+	}
+	opts := []oci.SpecOpts{
+		podspec.WithCommand(img, c.Command, c.Args),
+		podspec.WithEnv(img, env),
+		podspec.WithWorkingDir(img, c.WorkingDir),
+		podspec.WithJoinedNamespaces(netNS, w.sb.Namespaces.IPC, utsNS),
+		podspec.WithMounts(mounts),
+		podspec.WithOOMScoreAdj(oomScoreAdj(pod, c, w.p.cfg.NodeMemory)),
+	}
+	opts = append(opts, podspec.WithSecurity(pod.Spec.SecurityContext, c.SecurityContext)...)
+	opts = append(opts, podspec.WithResources(c.Resources))
+	if c.TTY {
+		opts = append(opts, oci.WithTTY)
+	}
+	return opts, nil
+}
+
+func (w *worker) logPath(name string, attempt int) string {
+	return filepath.Join(w.p.cfg.Sandboxes.PodDir(string(w.uid)), "logs", name, strconv.Itoa(attempt)+".log")
+}

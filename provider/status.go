@@ -1,0 +1,259 @@
+package provider
+
+import (
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
+)
+
+func idOf(c *containerd.ContainerStatus) string {
+	if c == nil {
+		return ""
+	}
+	return c.ID
+}
+
+// buildStatus writes the pod's status as the kubelet would, from the
+// records and the sandbox. Fields the API server owns (qosClass) and
+// conditions of others (PodScheduled) are kept from the pod.
+func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
+	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, StartTime: &w.startTime}
+	if w.p.cfg.HostIP != nil {
+		st.HostIP = w.p.cfg.HostIP.String()
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	if w.sb != nil {
+		for _, ip := range w.sb.IPs {
+			st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip.String()})
+		}
+		if pod.Spec.HostNetwork && st.HostIP != "" {
+			st.PodIPs = []corev1.PodIP{{IP: st.HostIP}}
+		}
+		if len(st.PodIPs) > 0 {
+			st.PodIP = st.PodIPs[0].IP
+		}
+	} else if prev := w.currentStatus(); prev.PodIP != "" {
+		st.PodIP, st.PodIPs = prev.PodIP, prev.PodIPs
+	}
+
+	initDone := true
+	for _, c := range pod.Spec.InitContainers {
+		cs := w.containerStatus(&c, false)
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
+		r := w.records[c.Name]
+		if r != nil && r.kind == kindSidecar {
+			if r.current == nil || r.current.StartedAt.IsZero() {
+				initDone = false
+			}
+			continue
+		}
+		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
+			initDone = false
+		}
+	}
+	for _, c := range pod.Spec.Containers {
+		st.ContainerStatuses = append(st.ContainerStatuses, w.containerStatus(&c, !initDone))
+	}
+	st.Phase = w.phase(pod, initDone)
+	st.Conditions = w.conditions(pod, &st, initDone, now)
+	if w.sandboxErr != "" && w.sb == nil {
+		st.Message = w.sandboxErr
+	}
+	return st
+}
+
+func (w *worker) currentStatus() corev1.PodStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+// containerStatus describes one container; appWaitsForInit marks app
+// containers whose init containers have not finished.
+func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) corev1.ContainerStatus {
+	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: new(bool)}
+	r := w.records[c.Name]
+	if r == nil || r.current == nil {
+		reason := ReasonContainerCreating
+		if appWaitsForInit {
+			reason = ReasonPodInitializing
+		}
+		message := ""
+		if r != nil && r.waitingReason != "" {
+			reason, message = r.waitingReason, r.waitingMessage
+		}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: message}
+		if r != nil {
+			cs.ImageID = r.imageID
+		}
+		return cs
+	}
+	cur := r.current
+	cs.ImageID = r.imageID
+	if cs.ImageID == "" {
+		cs.ImageID = cur.Image
+	}
+	cs.ContainerID = "containerd://" + cur.ID
+	cs.RestartCount = int32(max(r.attempt(), 0))
+	exited, _ := r.exited()
+	switch {
+	case cur.State == containerd.StateRunning:
+		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
+		cs.Ready, *cs.Started = true, true
+		if r.previous != nil {
+			cs.LastTerminationState.Terminated = terminated(r.previous)
+		}
+	case exited && r.waitingReason != "":
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: r.waitingReason, Message: r.waitingMessage}
+		cs.LastTerminationState.Terminated = terminated(cur)
+	case exited:
+		cs.State.Terminated = terminated(cur)
+		if r.previous != nil {
+			cs.LastTerminationState.Terminated = terminated(r.previous)
+		}
+	default:
+		reason, message := ReasonContainerCreating, ""
+		if r.waitingReason != "" {
+			reason, message = r.waitingReason, r.waitingMessage
+		}
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: message}
+	}
+	return cs
+}
+
+func terminated(c *containerd.ContainerStatus) *corev1.ContainerStateTerminated {
+	t := &corev1.ContainerStateTerminated{
+		ExitCode:    int32(c.ExitCode),
+		StartedAt:   metav1.NewTime(c.StartedAt),
+		FinishedAt:  metav1.NewTime(c.FinishedAt),
+		ContainerID: "containerd://" + c.ID,
+		Reason:      ReasonCompleted,
+	}
+	if msg := c.Labels[labelStartError]; msg != "" {
+		t.ExitCode, t.Reason, t.Message = 128, ReasonStartError, msg
+		t.FinishedAt = metav1.NewTime(c.CreatedAt)
+		t.StartedAt = metav1.Time{}
+		return t
+	}
+	if t.ExitCode != 0 {
+		t.Reason = ReasonError
+	}
+	if t.ExitCode > 128 && t.ExitCode < 128+65 {
+		t.Signal = t.ExitCode - 128
+	}
+	return t
+}
+
+// phase follows the kubelet: Pending until every app container has started
+// once; Succeeded or Failed when all have ended for good; Running otherwise.
+func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
+	if w.failedInit {
+		return corev1.PodFailed
+	}
+	if !initDone {
+		return corev1.PodPending
+	}
+	running, waiting, succeeded, failed := 0, 0, 0, 0
+	for _, c := range pod.Spec.Containers {
+		r := w.records[c.Name]
+		if r == nil || r.current == nil {
+			waiting++
+			continue
+		}
+		if r.running() {
+			running++
+			continue
+		}
+		exited, code := r.exited()
+		switch {
+		case !exited:
+			waiting++
+		case !w.terminal && shouldRestart(kindApp, pod.Spec.RestartPolicy, code):
+			running++ // restarting
+		case code == 0:
+			succeeded++
+		default:
+			failed++
+		}
+	}
+	switch {
+	case waiting > 0 && running == 0 && succeeded+failed == 0:
+		return corev1.PodPending
+	case waiting > 0 && !w.terminal:
+		return corev1.PodPending
+	case running > 0:
+		return corev1.PodRunning
+	case failed > 0:
+		return corev1.PodFailed
+	case succeeded > 0:
+		return corev1.PodSucceeded
+	}
+	return corev1.PodPending
+}
+
+// conditions builds the kubelet's pod conditions and keeps others' ones.
+func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool, now time.Time) []corev1.PodCondition {
+	ready := initDone
+	for _, cs := range append(append([]corev1.ContainerStatus{}, st.ContainerStatuses...), sidecarStatuses(w, pod, st)...) {
+		if !cs.Ready {
+			ready = false
+		}
+	}
+	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
+		ready = false
+	}
+	sandboxReady := w.sb != nil && !w.terminal
+	own := []struct {
+		t      corev1.PodConditionType
+		ok     bool
+		reason string
+	}{
+		{corev1.PodReadyToStartContainers, sandboxReady, ""},
+		{corev1.PodInitialized, initDone, "ContainersNotInitialized"},
+		{corev1.ContainersReady, ready, "ContainersNotReady"},
+		{corev1.PodReady, ready, "ContainersNotReady"},
+	}
+	prev := map[corev1.PodConditionType]corev1.PodCondition{}
+	for _, c := range w.currentStatus().Conditions {
+		prev[c.Type] = c
+	}
+	var out []corev1.PodCondition
+	for _, c := range pod.Status.Conditions {
+		mine := false
+		for _, o := range own {
+			mine = mine || o.t == c.Type
+		}
+		if !mine {
+			out = append(out, c)
+		}
+	}
+	for _, o := range own {
+		c := corev1.PodCondition{Type: o.t, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(now)}
+		if o.ok {
+			c.Status = corev1.ConditionTrue
+		} else if o.reason != "" && o.t != corev1.PodReadyToStartContainers {
+			c.Reason = o.reason
+		}
+		if o.t == corev1.PodInitialized && initDone && st.Phase == corev1.PodSucceeded {
+			c.Reason = "PodCompleted"
+		}
+		if p, ok := prev[o.t]; ok && p.Status == c.Status {
+			c.LastTransitionTime = p.LastTransitionTime
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func sidecarStatuses(w *worker, pod *corev1.Pod, st *corev1.PodStatus) []corev1.ContainerStatus {
+	var out []corev1.ContainerStatus
+	for i, c := range pod.Spec.InitContainers {
+		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && i < len(st.InitContainerStatuses) {
+			out = append(out, st.InitContainerStatuses[i])
+		}
+	}
+	return out
+}
