@@ -30,15 +30,15 @@ import (
 
 // PodsConfig is what the pod side of the provider needs.
 type PodsConfig struct {
-	NodeName  string
-	HostIP    net.IP
+	NodeName string
+	HostIP   net.IP
 	// NodeMemory is the node's memory in bytes, for oom_score_adj of burstable pods.
 	NodeMemory int64
-	Runtime   *containerd.Runtime
-	Images    *containerd.Images
-	Sandboxes *sandbox.Manager
-	Client    kubernetes.Interface
-	Recorder  record.EventRecorder
+	Runtime    *containerd.Runtime
+	Images     *containerd.Images
+	Sandboxes  *sandbox.Manager
+	Client     kubernetes.Interface
+	Recorder   record.EventRecorder
 }
 
 // Pods realizes the pods bound to the node. It implements

@@ -13,8 +13,8 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
-	"github.com/virtual-kubelet/virtual-kubelet/log"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/containerd"
