@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 )
@@ -44,8 +43,9 @@ type File struct {
 // The algorithm:
 //  1. Validate every key.
 //  2. If dir/..data points at a directory whose regular files have exactly the
-//     wanted paths, bytes and permissions, the content is unchanged and no new
-//     directory is written (steps 3 and 4 are skipped).
+//     wanted paths, bytes and permissions, the content is unchanged: steps 3
+//     and 4 are skipped, and steps 5 and 6 find nothing to do unless an
+//     earlier run was interrupted.
 //  3. Write every file into a fresh hidden directory dir/..<timestamp>.<random>.
 //  4. Create the symlink dir/..data_tmp -> ..<timestamp>.<random> and rename it
 //     over dir/..data; the rename is the atomic switch.
@@ -234,12 +234,7 @@ func topLevelNames(files map[string]File) map[string]bool {
 // and removes the links into ..data whose name is no longer present.
 func syncVisibleLinks(dir string, files map[string]File) error {
 	want := topLevelNames(files)
-	sorted := make([]string, 0, len(want))
 	for name := range want {
-		sorted = append(sorted, name)
-	}
-	sort.Strings(sorted)
-	for _, name := range sorted {
 		if err := ensureLink(dir, name); err != nil {
 			return err
 		}
