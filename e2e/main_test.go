@@ -57,6 +57,15 @@ func control(t *testing.T, args ...string) {
 	}
 }
 
+// controlOK runs the node-control command and reports whether it succeeded.
+func controlOK(args ...string) bool {
+	cmdline := os.Getenv("VKC_E2E_CONTROL")
+	if cmdline == "" {
+		return false
+	}
+	return exec.Command("sh", append([]string{"-c", cmdline + ` "$@"`, "control"}, args...)...).Run() == nil
+}
+
 // eventually polls cond every interval until it returns true or timeout passes.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx context.Context) (bool, error)) {
 	t.Helper()

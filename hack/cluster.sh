@@ -7,6 +7,8 @@
 #   hack/cluster.sh status   show what runs
 #   hack/cluster.sh ctl stop|start|restart|kill containerd|vk-containerd
 #                            stop or start one process of the node (for the e2e tests)
+#   hack/cluster.sh ctl check-clean UID...
+#                            fail if containers, directories, mounts or IPs of these pods are left
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$HACK_DIR/pki.sh"
@@ -286,9 +288,26 @@ status() {
   done
 }
 
+# check_clean UID...: fail if anything of these pods is left on the node:
+# containerd containers, the pod directory, mounts, or a CNI IP reservation.
+check_clean() {
+  local uid bad=0
+  local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
+  for uid in "$@"; do
+    if "${ctr[@]}" containers ls -q "labels.\"io.vk-containerd.pod.uid\"==$uid" | grep -q .; then
+      echo "pod $uid: containerd containers left"; bad=1
+    fi
+    if [[ -e $LOCAL/agent/pods/$uid ]]; then echo "pod $uid: directory $LOCAL/agent/pods/$uid left"; bad=1; fi
+    if grep -q "$uid" /proc/self/mountinfo; then echo "pod $uid: mounts left"; bad=1; fi
+    if grep -rqs "$uid" "$LOCAL/cni/ipam"; then echo "pod $uid: CNI IP reservation left"; bad=1; fi
+  done
+  return $bad
+}
+
 # ctl ACTION NAME: stop, start, restart or kill -9 one of the node's processes.
 ctl() {
-  local action=$1 name=$2 starter
+  local action=$1 name=${2:-} starter
+  if [[ $action == check-clean ]]; then shift; check_clean "$@"; return; fi
   case $name in
     containerd) starter=containerd_daemon ;;
     vk-containerd) starter=agent ;;
@@ -309,5 +328,5 @@ case ${1:-} in
   ctl) shift; ctl "$@" ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,10p' "$0"; exit 2 ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

@@ -221,7 +221,9 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		prev[c.Type] = c
 	}
 	var out []corev1.PodCondition
+	scheduled := false
 	for _, c := range pod.Status.Conditions {
+		scheduled = scheduled || c.Type == corev1.PodScheduled
 		mine := false
 		for _, o := range own {
 			mine = mine || o.t == c.Type
@@ -229,6 +231,11 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		if !mine {
 			out = append(out, c)
 		}
+	}
+	if !scheduled {
+		// A pod bound by spec.nodeName never met the scheduler; the kubelet
+		// reports it scheduled all the same.
+		out = append(out, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: w.startTime})
 	}
 	for _, o := range own {
 		c := corev1.PodCondition{Type: o.t, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(now)}

@@ -9,6 +9,8 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // stopAll stops the pod's containers: app containers and regular init
@@ -91,4 +93,19 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, grace time.Dura
 	out.Status = status
 	w.p.publish(out)
 	return nil
+}
+
+// finishDeletion removes the pod object once everything of it is gone from
+// the node, as the kubelet does at the end of a graceful deletion: the API
+// server keeps the object until then.
+func (w *worker) finishDeletion(ctx context.Context, pod *corev1.Pod) {
+	zero := int64(0)
+	uid := pod.UID
+	err := w.p.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
+		GracePeriodSeconds: &zero,
+		Preconditions:      &metav1.Preconditions{UID: &uid},
+	})
+	if err != nil && !apierrors.IsNotFound(err) && !apierrors.IsConflict(err) {
+		log.G(ctx).WithError(err).Warn("cannot remove the terminated pod from the API server")
+	}
 }

@@ -41,6 +41,7 @@ type worker struct {
 	pod                  *corev1.Pod
 	deleting             bool
 	deleteGrace          time.Duration
+	deleteInAPI          bool // the API server waits for the node to finish a graceful deletion
 	status               corev1.PodStatus
 	sb                   *sandbox.Sandbox
 	volumePaths          map[string]string
@@ -93,6 +94,7 @@ func (w *worker) requestDelete(pod *corev1.Pod) {
 		w.deleteGrace = grace
 	}
 	w.deleting = true
+	w.deleteInAPI = w.deleteInAPI || pod.DeletionTimestamp != nil
 	w.mu.Unlock()
 	w.kick()
 }
@@ -137,7 +139,7 @@ func (w *worker) run(ctx context.Context) {
 // to run again without a kick (0: not before an event).
 func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 	w.mu.Lock()
-	pod, deleting, grace := w.pod.DeepCopy(), w.deleting, w.deleteGrace
+	pod, deleting, grace, inAPI := w.pod.DeepCopy(), w.deleting, w.deleteGrace, w.deleteInAPI
 	w.mu.Unlock()
 
 	if err := w.observe(ctx); err != nil {
@@ -148,6 +150,9 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 		if err := w.terminate(ctx, pod, grace); err != nil {
 			log.G(ctx).WithError(err).Warn("pod teardown incomplete; retrying")
 			return retryPause, false
+		}
+		if inAPI {
+			w.finishDeletion(ctx, pod)
 		}
 		return 0, true
 	}
