@@ -11,7 +11,7 @@ LDFLAGS := -X github.com/vk-containerd/vk-containerd/version.Version=$(VERSION)
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build up down status test vet unit e2e clean
+.PHONY: build up down status test vet unit e2e bench clean
 
 build:
 	@mkdir -p $(BIN)
@@ -46,6 +46,12 @@ test: vet unit
 	@$(MAKE) --no-print-directory up
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
 	  $(MAKE) --no-print-directory down; exit $$rc
+
+# bench measures pod start and removal on the local cluster (make up first);
+# numbers go to bench.json and a table.
+bench:
+	$(GO) run ./hack/bench -kubeconfig /var/lib/vk-containerd-local/kubeconfig -node vk-node \
+	  -agent-pid-file /run/vk-containerd-local/vk-containerd.pid -n $${BENCH_PODS:-1,50} -out $${BENCH_OUT:-bench.json}
 
 clean:
 	rm -rf _output

@@ -14,6 +14,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
 
 	"github.com/vk-containerd/vk-containerd/cni"
 	"github.com/vk-containerd/vk-containerd/containerd"
@@ -130,6 +132,11 @@ func Run(ctx context.Context, cfg Config) error {
 		SecretInformer:            unused.Core().V1().Secrets(),
 		ServiceInformer:           unused.Core().V1().Services(),
 		SkipDownwardAPIResolution: true,
+		// The library's default limiter lets 10 items a second through each
+		// queue; a burst of pods then waits on it, not on the node.
+		SyncPodsFromKubernetesRateLimiter:    queueRateLimiter(),
+		SyncPodStatusFromProviderRateLimiter: queueRateLimiter(),
+		DeletePodsFromKubernetesRateLimiter:  queueRateLimiter(),
 	})
 	if err != nil {
 		return fmt.Errorf("pod controller: %w", err)
@@ -210,6 +217,15 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 		return fmt.Errorf("agent stopped: %w", errors.Join(err, errors.New("a controller exited")))
 	}
+}
+
+// queueRateLimiter backs off items that fail, per item, and otherwise lets
+// work through as fast as the API client's own limits allow.
+func queueRateLimiter() workqueue.TypedRateLimiter[any] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[any](5*time.Millisecond, 30*time.Second),
+		&workqueue.TypedBucketRateLimiter[any]{Limiter: rate.NewLimiter(rate.Limit(500), 1000)},
+	)
 }
 
 // recreateDeletedNode registers the node again when someone deletes it, as

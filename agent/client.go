@@ -41,7 +41,7 @@ func NewClient(ctx context.Context, path string) (kubernetes.Interface, error) {
 		}
 	}
 	cfg.UserAgent = version.Component + "/" + version.Version
-	cfg.QPS, cfg.Burst = 50, 100
+	cfg.QPS, cfg.Burst = 200, 400
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)

@@ -193,7 +193,7 @@ agent() {
     --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
     --cni-conf-dir="$LOCAL/cni/net.d" --cni-bin-dir="$CNI_BIN" \
     --root-dir="$LOCAL/agent" --client-ca-file="$PKI/ca.crt" \
-    --registry-config-dir="$LOCAL/certs.d"
+    --registry-config-dir="$LOCAL/certs.d" ${VKC_AGENT_FLAGS:-}
   wait_for vk-containerd 30 node_ready
 }
 

@@ -28,6 +28,8 @@ import (
 func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked, attempt int, delay time.Duration) {
 	id := containerID(pod.UID, c.Name, attempt)
 	existing := r.current != nil && r.current.ID == id
+	t0 := time.Now()
+	defer func() { log.G(ctx).WithField("container", c.Name).WithField("took", time.Since(t0)).Debug("start") }()
 	if !existing {
 		if err := w.create(ctx, pod, c, r, id, attempt, delay); err != nil {
 			reason := reasonOf(err)
@@ -46,6 +48,7 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 		r.waitingReason, r.waitingMessage = ReasonRunContainerError, err.Error()
 		return
 	}
+	log.G(ctx).WithField("container", c.Name).WithField("took", time.Since(t0)).Debug("created")
 	if _, err := w.p.cfg.Runtime.StartContainer(ctx, id, logPath); err != nil {
 		msg := messageOf(err)
 		if len(msg) > 1024 {

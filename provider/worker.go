@@ -238,7 +238,9 @@ func (w *worker) track(name, kind string) *tracked {
 }
 
 func (w *worker) ensureSandbox(ctx context.Context, pod *corev1.Pod) bool {
+	t0 := time.Now()
 	sb, err := w.p.cfg.Sandboxes.Ensure(ctx, pod)
+	log.G(ctx).WithField("took", time.Since(t0)).Debug("sandbox")
 	if err != nil {
 		w.sandboxErr = err.Error()
 		w.event(pod, corev1.EventTypeWarning, eventSandboxError, "Failed to create pod sandbox: %v", err)
@@ -247,7 +249,9 @@ func (w *worker) ensureSandbox(ctx context.Context, pod *corev1.Pod) bool {
 	if sb.DNSWarning != "" {
 		w.event(pod, corev1.EventTypeWarning, "DNSConfigForming", "%s", sb.DNSWarning)
 	}
+	t1 := time.Now()
 	paths, err := w.p.volumes.Prepare(ctx, pod)
+	log.G(ctx).WithField("took", time.Since(t1)).Debug("volumes")
 	if err != nil {
 		w.sandboxErr = err.Error()
 		w.event(pod, corev1.EventTypeWarning, eventFailedMount, "MountVolume.SetUp failed: %v", err)
