@@ -21,6 +21,7 @@ const (
 	LabelAttempt = labelPrefix + "container.attempt"
 	// LabelSpecHash is a hash of the container's spec in the pod.
 	LabelSpecHash = labelPrefix + "container.spec-hash"
-	// LabelShimGroup makes containerd run all containers of a pod under one shim.
+	// LabelShimGroup, as an OCI spec annotation, makes the runc shim run all
+	// containers of a pod in one shim process; as a label it records the group.
 	LabelShimGroup = "io.containerd.runc.v2.group"
 )

@@ -25,6 +25,8 @@ POD_BRIDGE=vkc0
 POD_SUBNET=${VKC_POD_SUBNET:-10.92.0.0/24}
 SERVICE_RANGE=10.96.0.0/16
 REGISTRY=127.0.0.1:5000
+AUTH_REGISTRY=127.0.0.1:5001          # the same images behind basic auth (for imagePullSecrets)
+AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
 APISERVER=https://127.0.0.1:6443
 CTD_NAMESPACE=vk-containerd
 AGENT_BIN=$REPO_ROOT/_output/bin/vk-containerd
@@ -87,7 +89,8 @@ host_network() {
 }
 
 registry() {
-  start registry "$REPO_ROOT/_output/bin/registry" --address "$REGISTRY" --blob-dir "$LOCAL/registry"
+  start registry "$REPO_ROOT/_output/bin/registry" --address "$REGISTRY" --blob-dir "$LOCAL/registry" \
+    --auth-address "$AUTH_REGISTRY" --auth "$AUTH_REGISTRY_LOGIN"
   wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
   timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --repo "$REPO_ROOT"
 }
@@ -137,9 +140,13 @@ scheduler() {
 }
 
 containerd_config() {
-  mkdir -p "$LOCAL/containerd" "$LOCAL/certs.d/$REGISTRY"
-  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$REGISTRY" "$REGISTRY" \
-    >"$LOCAL/certs.d/$REGISTRY/hosts.toml"
+  local r
+  for r in "$REGISTRY" "$AUTH_REGISTRY"; do
+    mkdir -p "$LOCAL/certs.d/$r"
+    printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" \
+      >"$LOCAL/certs.d/$r/hosts.toml"
+  done
+  mkdir -p "$LOCAL/containerd"
   cat >"$LOCAL/containerd/config.toml" <<TOML
 version = 3
 root = "$LOCAL/containerd/root"
@@ -304,10 +311,18 @@ check_clean() {
   return $bad
 }
 
+# check_one_shim UID: fail unless every container of the pod runs under one shim.
+check_one_shim() {
+  local uid=$1 shims
+  shims=$(pgrep -f "containerd-shim-runc-v2 .*-id $uid" | wc -l)
+  if [[ $shims != 1 ]]; then echo "pod $uid runs under $shims shims, want 1"; pgrep -af containerd-shim-runc-v2 | head; return 1; fi
+}
+
 # ctl ACTION NAME: stop, start, restart or kill -9 one of the node's processes.
 ctl() {
   local action=$1 name=${2:-} starter
   if [[ $action == check-clean ]]; then shift; check_clean "$@"; return; fi
+  if [[ $action == check-one-shim ]]; then check_one_shim "$2"; return; fi
   case $name in
     containerd) starter=containerd_daemon ;;
     vk-containerd) starter=agent ;;

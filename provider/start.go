@@ -60,6 +60,7 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 		return
 	}
 	r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
+	w.started = true
 	w.event(pod, corev1.EventTypeNormal, eventStarted, "Started container %s", c.Name)
 }
 
@@ -222,6 +223,9 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		podspec.WithJoinedNamespaces(netNS, w.sb.Namespaces.IPC, utsNS),
 		podspec.WithMounts(mounts),
 		podspec.WithOOMScoreAdj(oomScoreAdj(pod, c, w.p.cfg.NodeMemory)),
+		// The runc shim reads its group from the spec's annotations: every
+		// container of the pod then runs under one shim.
+		oci.WithAnnotations(map[string]string{containerd.LabelShimGroup: string(pod.UID)}),
 	}
 	opts = append(opts, podspec.WithSecurity(pod.Spec.SecurityContext, c.SecurityContext)...)
 	opts = append(opts, podspec.WithResources(c.Resources))

@@ -52,6 +52,7 @@ type worker struct {
 	nextVolumeRefresh    time.Time
 	imageBackoff         map[string]time.Duration
 	failedInit           bool
+	started              bool // a container was started in this sync
 	announcedBackoffTill map[string]time.Time
 }
 
@@ -169,6 +170,7 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 			return retryPause, false
 		}
 		w.refreshVolumes(ctx, pod, now)
+		w.started = false
 		if w.syncInit(ctx, pod, now) {
 			for i := range pod.Spec.Containers {
 				w.step(ctx, pod, &pod.Spec.Containers[i], kindApp, now)
@@ -177,14 +179,22 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 		if err := w.observe(ctx); err != nil {
 			return retryPause, false
 		}
+		if w.started {
+			// A container that just started may let the next step go (a
+			// sidecar that is up): sync again at once rather than wait for an event.
+			defer w.kick()
+		}
 	}
-	status := w.setStatus(pod, now)
-	if !w.terminal && (status.Phase == corev1.PodSucceeded || status.Phase == corev1.PodFailed) {
+	if phase := w.buildStatus(pod, now).Phase; !w.terminal && (phase == corev1.PodSucceeded || phase == corev1.PodFailed) {
+		// The API server takes no status after a terminal phase: stop what
+		// still runs (sidecars) first, so the final status is complete.
 		w.terminal = true
 		w.stopAll(ctx, pod, gracePeriod(pod))
-		_ = w.observe(ctx)
-		w.setStatus(pod, time.Now())
+		if err := w.observe(ctx); err != nil {
+			log.G(ctx).WithError(err).Warn("cannot read the pod's containers from containerd")
+		}
 	}
+	w.setStatus(pod, time.Now())
 	return w.nextWake(now), false
 }
 

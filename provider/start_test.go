@@ -1,0 +1,94 @@
+package provider
+
+import (
+	"testing"
+
+	"github.com/containerd/containerd/v2/client"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+const testDigest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
+
+// The API server's default (SetDefaults_Container): Always when the tag is
+// "latest" or there is neither tag nor digest, else IfNotPresent; an explicit
+// policy is kept.
+func TestPullPolicy(t *testing.T) {
+	for _, tc := range []struct {
+		image  string
+		policy corev1.PullPolicy
+		want   corev1.PullPolicy
+	}{
+		{"busybox", "", corev1.PullAlways},
+		{"busybox:latest", "", corev1.PullAlways},
+		{"docker.io/library/busybox:latest", "", corev1.PullAlways},
+		{"busybox:1.36", "", corev1.PullIfNotPresent},
+		{"registry.k8s.io/pause:3.10", "", corev1.PullIfNotPresent},
+		{"127.0.0.1:5000/busybox", "", corev1.PullAlways},
+		{"127.0.0.1:5000/busybox:latest", "", corev1.PullAlways},
+		{"127.0.0.1:5000/busybox:v1", "", corev1.PullIfNotPresent},
+		{"localhost:5000/team/app", "", corev1.PullAlways},
+		{"busybox@" + testDigest, "", corev1.PullIfNotPresent},
+		{"busybox:1.36@" + testDigest, "", corev1.PullIfNotPresent},
+		// ParseImageName reports the tag "latest" next to the digest.
+		{"busybox:latest@" + testDigest, "", corev1.PullAlways},
+		{"busybox", corev1.PullIfNotPresent, corev1.PullIfNotPresent},
+		{"busybox:latest", corev1.PullNever, corev1.PullNever},
+		{"busybox:1.36", corev1.PullAlways, corev1.PullAlways},
+	} {
+		c := &corev1.Container{Name: "app", Image: tc.image, ImagePullPolicy: tc.policy}
+		if got := pullPolicy(c); got != tc.want {
+			t.Errorf("pullPolicy(%q, %q) = %q, want %q", tc.image, tc.policy, got, tc.want)
+		}
+	}
+}
+
+func TestHasTag(t *testing.T) {
+	for _, tc := range []struct {
+		image string
+		want  bool
+	}{
+		{"busybox", false},
+		{"busybox:1.36", true},
+		{"library/busybox", false},
+		{"docker.io/library/busybox:latest", true},
+		{"127.0.0.1:5000/busybox", false},
+		{"127.0.0.1:5000/busybox:v1", true},
+		{"localhost:5000/team/app", false},
+		{"localhost:5000/team/app:2", true},
+		{"busybox@" + testDigest, true},
+		{"127.0.0.1:5000/busybox@" + testDigest, true},
+	} {
+		if got := hasTag(tc.image); got != tc.want {
+			t.Errorf("hasTag(%q) = %v, want %v", tc.image, got, tc.want)
+		}
+	}
+}
+
+// fakeImage is the one method of client.Image that imageID uses.
+type fakeImage struct {
+	client.Image
+	target imagespec.Descriptor
+}
+
+func (f fakeImage) Target() imagespec.Descriptor { return f.target }
+
+// imageID is what the kubelet reports from containerd: the repository and the
+// digest of the image's manifest (or index), "<repo>@<digest>".
+func TestImageID(t *testing.T) {
+	img := fakeImage{target: imagespec.Descriptor{MediaType: imagespec.MediaTypeImageIndex, Digest: testDigest}}
+	for _, tc := range []struct {
+		ref, want string
+	}{
+		{"docker.io/library/busybox:1.36", "docker.io/library/busybox@" + testDigest},
+		{"docker.io/library/busybox:latest", "docker.io/library/busybox@" + testDigest},
+		{"127.0.0.1:5000/busybox:latest", "127.0.0.1:5000/busybox@" + testDigest},
+		{"127.0.0.1:5000/team/app:v1", "127.0.0.1:5000/team/app@" + testDigest},
+		{"docker.io/library/busybox@" + testDigest, "docker.io/library/busybox@" + testDigest},
+		{"registry.example.com/app@sha256:3333333333333333333333333333333333333333333333333333333333333333", "registry.example.com/app@" + testDigest},
+	} {
+		if got := imageID(tc.ref, img); got != tc.want {
+			t.Errorf("imageID(%q) = %q, want %q", tc.ref, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,837 @@
+package provider
+
+import (
+	"net"
+	"reflect"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vk-containerd/vk-containerd/sandbox"
+)
+
+func TestBuildStatusPhase(t *testing.T) {
+	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
+	now := t0.Add(2 * time.Minute)
+	crashLoop := func(r *tracked) *tracked {
+		r.waitingReason, r.waitingMessage = ReasonCrashLoopBackOff, "back-off"
+		return r
+	}
+	for _, tc := range []struct {
+		name       string
+		policy     corev1.RestartPolicy
+		inits      []corev1.Container
+		apps       []string
+		records    []*tracked
+		failedInit bool
+		terminal   bool
+		want       corev1.PodPhase
+	}{
+		{
+			name: "no record of the app container", policy: corev1.RestartPolicyAlways,
+			apps: []string{"app"},
+			want: corev1.PodPending,
+		},
+		{
+			name: "image pull failing, no container yet", policy: corev1.RestartPolicyAlways,
+			apps:    []string{"app"},
+			records: []*tracked{{name: "app", kind: kindApp, waitingReason: ReasonErrImagePull, waitingMessage: "not found"}},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "created, never started", policy: corev1.RestartPolicyAlways,
+			apps:    []string{"app"},
+			records: []*tracked{rec("app", kindApp, createdCtr("app", 0), nil)},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "one running", policy: corev1.RestartPolicyAlways,
+			apps:    []string{"app"},
+			records: []*tracked{rec("app", kindApp, runningCtr("app", 0, started), nil)},
+			want:    corev1.PodRunning,
+		},
+		{
+			name: "one running, the other not created yet", policy: corev1.RestartPolicyAlways,
+			apps:    []string{"a", "b"},
+			records: []*tracked{rec("a", kindApp, runningCtr("a", 0, started), nil)},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "Always: exited 0 restarts", policy: corev1.RestartPolicyAlways,
+			apps:    []string{"app"},
+			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			want:    corev1.PodRunning,
+		},
+		{
+			name: "Always: exited 1 in CrashLoopBackOff", policy: corev1.RestartPolicyAlways,
+			apps:    []string{"app"},
+			records: []*tracked{crashLoop(rec("app", kindApp, exitedCtr("app", 3, 1, started, finished), nil))},
+			want:    corev1.PodRunning,
+		},
+		{
+			name: "OnFailure: exited 1 restarts", policy: corev1.RestartPolicyOnFailure,
+			apps:    []string{"app"},
+			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 1, started, finished), nil)},
+			want:    corev1.PodRunning,
+		},
+		{
+			name: "OnFailure: one exited 0, one exited 2 restarting", policy: corev1.RestartPolicyOnFailure,
+			apps: []string{"a", "b"},
+			records: []*tracked{
+				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", kindApp, exitedCtr("b", 0, 2, started, finished), nil),
+			},
+			want: corev1.PodRunning,
+		},
+		{
+			name: "OnFailure: all exited 0", policy: corev1.RestartPolicyOnFailure,
+			apps: []string{"a", "b"},
+			records: []*tracked{
+				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", kindApp, exitedCtr("b", 2, 0, started, finished), nil),
+			},
+			want: corev1.PodSucceeded,
+		},
+		{
+			name: "Never: all exited 0", policy: corev1.RestartPolicyNever,
+			apps: []string{"a", "b"},
+			records: []*tracked{
+				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", kindApp, exitedCtr("b", 0, 0, started, finished), nil),
+			},
+			want: corev1.PodSucceeded,
+		},
+		{
+			name: "Never: one exited 0, one exited 1", policy: corev1.RestartPolicyNever,
+			apps: []string{"a", "b"},
+			records: []*tracked{
+				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", kindApp, exitedCtr("b", 0, 1, started, finished), nil),
+			},
+			want: corev1.PodFailed,
+		},
+		{
+			name: "Never: exited 1 while another still runs", policy: corev1.RestartPolicyNever,
+			apps: []string{"a", "b"},
+			records: []*tracked{
+				rec("a", kindApp, runningCtr("a", 0, started), nil),
+				rec("b", kindApp, exitedCtr("b", 0, 1, started, finished), nil),
+			},
+			want: corev1.PodRunning,
+		},
+		{
+			name: "Never: start error", policy: corev1.RestartPolicyNever,
+			apps:    []string{"app"},
+			records: []*tracked{rec("app", kindApp, startErrCtr("app", 0, "exec: \"nope\": executable file not found in $PATH"), nil)},
+			want:    corev1.PodFailed,
+		},
+		{
+			name: "failed init container", policy: corev1.RestartPolicyNever,
+			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
+			records:    []*tracked{rec("init", kindInit, exitedCtr("init", 0, 1, started, finished), nil)},
+			failedInit: true,
+			want:       corev1.PodFailed,
+		},
+		{
+			name: "init container not created yet", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
+			want: corev1.PodPending,
+		},
+		{
+			name: "init container running", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
+			records: []*tracked{rec("init", kindInit, runningCtr("init", 0, started), nil)},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "second init container pending", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{initC("i1"), initC("i2")}, apps: []string{"app"},
+			records: []*tracked{rec("i1", kindInit, exitedCtr("i1", 0, 0, started, finished), nil)},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "OnFailure: init container crash-looping", policy: corev1.RestartPolicyOnFailure,
+			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
+			records: []*tracked{crashLoop(rec("init", kindInit, exitedCtr("init", 2, 1, started, finished), nil))},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "init done, app running", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
+			records: []*tracked{
+				rec("init", kindInit, exitedCtr("init", 0, 0, started, finished), nil),
+				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+			},
+			want: corev1.PodRunning,
+		},
+		{
+			name: "sidecar not started yet", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{sidecarC("proxy")}, apps: []string{"app"},
+			records: []*tracked{{name: "proxy", kind: kindSidecar}},
+			want:    corev1.PodPending,
+		},
+		{
+			name: "sidecar and app running", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{sidecarC("proxy")}, apps: []string{"app"},
+			records: []*tracked{
+				rec("proxy", kindSidecar, runningCtr("proxy", 0, started), nil),
+				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+			},
+			want: corev1.PodRunning,
+		},
+		{
+			name: "terminal: Always, exited 1 no longer restarts", policy: corev1.RestartPolicyAlways,
+			apps:     []string{"app"},
+			records:  []*tracked{rec("app", kindApp, exitedCtr("app", 0, 1, started, finished), nil)},
+			terminal: true,
+			want:     corev1.PodFailed,
+		},
+		{
+			name: "terminal: Always, exited 0", policy: corev1.RestartPolicyAlways,
+			apps:     []string{"app"},
+			records:  []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			terminal: true,
+			want:     corev1.PodSucceeded,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod(tc.policy, tc.apps, tc.inits...)
+			w := testWorker(pod, tc.records...)
+			w.failedInit, w.terminal = tc.failedInit, tc.terminal
+			if got := w.buildStatus(pod, now).Phase; got != tc.want {
+				t.Errorf("phase = %s, want %s", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestContainerStatus(t *testing.T) {
+	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
+	started2 := t0.Add(2 * time.Minute)
+	pFalse, pTrue := func() *bool { b := false; return &b }, func() *bool { b := true; return &b }
+	startErr := "failed to create shim task: exec: \"nope\": executable file not found in $PATH"
+
+	for _, tc := range []struct {
+		name         string
+		r            *tracked // nil: no record
+		waitsForInit bool
+		want         corev1.ContainerStatus
+	}{
+		{
+			name: "running, restarted twice",
+			r:    rec("app", kindApp, runningCtr("app", 2, started2), exitedCtr("app", 1, 1, started, finished)),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID:  "containerd://" + containerID(testUID, "app", 2),
+				RestartCount: 2, Ready: true, Started: pTrue(),
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started2)}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 1, Reason: ReasonError,
+					StartedAt: metav1.NewTime(started), FinishedAt: metav1.NewTime(finished),
+					ContainerID: "containerd://" + containerID(testUID, "app", 1),
+				}},
+			},
+		},
+		{
+			name: "running, first attempt",
+			r:    rec("app", kindApp, runningCtr("app", 0, started), nil),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID:  "containerd://" + containerID(testUID, "app", 0),
+				RestartCount: 0, Ready: true, Started: pTrue(),
+				State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(started)}},
+			},
+		},
+		{
+			name: "exited 1, CrashLoopBackOff",
+			r: func() *tracked {
+				r := rec("app", kindApp, exitedCtr("app", 3, 1, started, finished), nil)
+				r.waitingReason, r.waitingMessage = ReasonCrashLoopBackOff, "back-off 40s restarting failed container=app pod=web_default(uid)"
+				return r
+			}(),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID:  "containerd://" + containerID(testUID, "app", 3),
+				RestartCount: 3, Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+					Reason: ReasonCrashLoopBackOff, Message: "back-off 40s restarting failed container=app pod=web_default(uid)",
+				}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 1, Reason: ReasonError,
+					StartedAt: metav1.NewTime(started), FinishedAt: metav1.NewTime(finished),
+					ContainerID: "containerd://" + containerID(testUID, "app", 3),
+				}},
+			},
+		},
+		{
+			name: "exited 0, Completed",
+			r:    rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID: "containerd://" + containerID(testUID, "app", 0),
+				Started:     pFalse(),
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 0, Reason: ReasonCompleted,
+					StartedAt: metav1.NewTime(started), FinishedAt: metav1.NewTime(finished),
+					ContainerID: "containerd://" + containerID(testUID, "app", 0),
+				}},
+			},
+		},
+		{
+			name: "exited 137 (SIGKILL), with the attempt before",
+			r:    rec("app", kindApp, exitedCtr("app", 1, 137, started2, started2.Add(time.Second)), exitedCtr("app", 0, 0, started, finished)),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID:  "containerd://" + containerID(testUID, "app", 1),
+				RestartCount: 1, Started: pFalse(),
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 137, Signal: 9, Reason: ReasonError,
+					StartedAt: metav1.NewTime(started2), FinishedAt: metav1.NewTime(started2.Add(time.Second)),
+					ContainerID: "containerd://" + containerID(testUID, "app", 1),
+				}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 0, Reason: ReasonCompleted,
+					StartedAt: metav1.NewTime(started), FinishedAt: metav1.NewTime(finished),
+					ContainerID: "containerd://" + containerID(testUID, "app", 0),
+				}},
+			},
+		},
+		{
+			name: "start error, not restarted",
+			r:    rec("app", kindApp, startErrCtr("app", 0, startErr), nil),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID: "containerd://" + containerID(testUID, "app", 0),
+				Started:     pFalse(),
+				State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 128, Reason: ReasonStartError, Message: startErr,
+					FinishedAt:  metav1.NewTime(createdCtr("app", 0).CreatedAt),
+					ContainerID: "containerd://" + containerID(testUID, "app", 0),
+				}},
+			},
+		},
+		{
+			name: "start error, waiting to run again",
+			r: func() *tracked {
+				r := rec("app", kindApp, startErrCtr("app", 1, startErr), nil)
+				r.waitingReason, r.waitingMessage = ReasonRunContainerError, startErr
+				return r
+			}(),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID:  "containerd://" + containerID(testUID, "app", 1),
+				RestartCount: 1, Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: ReasonRunContainerError, Message: startErr}},
+				LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+					ExitCode: 128, Reason: ReasonStartError, Message: startErr,
+					FinishedAt:  metav1.NewTime(createdCtr("app", 1).CreatedAt),
+					ContainerID: "containerd://" + containerID(testUID, "app", 1),
+				}},
+			},
+		},
+		{
+			name: "created, not started",
+			r:    rec("app", kindApp, createdCtr("app", 0), nil),
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", ImageID: testRef,
+				ContainerID: "containerd://" + containerID(testUID, "app", 0),
+				Started:     pFalse(),
+				State:       corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}},
+			},
+		},
+		{
+			name: "no record",
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}},
+			},
+		},
+		{
+			name:         "no record, init containers not done",
+			waitsForInit: true,
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: ReasonPodInitializing}},
+			},
+		},
+		{
+			name: "image pull failed",
+			r:    &tracked{name: "app", kind: kindApp, waitingReason: ReasonErrImagePull, waitingMessage: "failed to pull image \"busybox:1.36\": not found"},
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+					Reason: ReasonErrImagePull, Message: "failed to pull image \"busybox:1.36\": not found",
+				}},
+			},
+		},
+		{
+			name: "image pull back-off",
+			r:    &tracked{name: "app", kind: kindApp, waitingReason: ReasonImagePullBackOff, waitingMessage: "Back-off pulling image \"busybox:1.36\": not found"},
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
+					Reason: ReasonImagePullBackOff, Message: "Back-off pulling image \"busybox:1.36\": not found",
+				}},
+			},
+		},
+		{
+			name: "invalid image name",
+			r:    &tracked{name: "app", kind: kindApp, waitingReason: ReasonInvalidImageName, waitingMessage: "bad"},
+			want: corev1.ContainerStatus{
+				Name: "app", Image: "busybox:1.36", Started: pFalse(),
+				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: ReasonInvalidImageName, Message: "bad"}},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+			w := testWorker(pod)
+			if tc.r != nil {
+				w.records["app"] = tc.r
+			}
+			got := w.containerStatus(&pod.Spec.Containers[0], tc.waitsForInit)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("containerStatus:\n got %s\nwant %s", dumpCS(got), dumpCS(tc.want))
+			}
+		})
+	}
+}
+
+func dumpCS(cs corev1.ContainerStatus) string {
+	s := cs.String()
+	if cs.Started != nil {
+		s += " started=" + map[bool]string{true: "true", false: "false"}[*cs.Started]
+	}
+	return s
+}
+
+func TestBuildStatusInitAndAppStatuses(t *testing.T) {
+	started := t0.Add(time.Second)
+	pod := testPod(corev1.RestartPolicyAlways, []string{"app"}, initC("init"))
+	w := testWorker(pod, rec("init", kindInit, runningCtr("init", 0, started), nil))
+	st := w.buildStatus(pod, t0.Add(time.Minute))
+	if len(st.InitContainerStatuses) != 1 || st.InitContainerStatuses[0].State.Running == nil {
+		t.Fatalf("init container statuses = %+v, want one running", st.InitContainerStatuses)
+	}
+	if len(st.ContainerStatuses) != 1 {
+		t.Fatalf("container statuses = %+v, want one", st.ContainerStatuses)
+	}
+	if w := st.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != ReasonPodInitializing {
+		t.Errorf("app container state = %+v, want waiting %s", st.ContainerStatuses[0].State, ReasonPodInitializing)
+	}
+}
+
+func TestBuildStatusConditions(t *testing.T) {
+	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
+	now := t0.Add(5 * time.Minute)
+	T, F := corev1.ConditionTrue, corev1.ConditionFalse
+	type want struct {
+		status corev1.ConditionStatus
+		reason string
+	}
+	for _, tc := range []struct {
+		name     string
+		policy   corev1.RestartPolicy
+		inits    []corev1.Container
+		records  []*tracked
+		noSB     bool
+		terminal bool
+		want     map[corev1.PodConditionType]want
+	}{
+		{
+			name: "all running", policy: corev1.RestartPolicyAlways,
+			records: []*tracked{rec("app", kindApp, runningCtr("app", 0, started), nil)},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodScheduled:              {T, ""},
+				corev1.PodReadyToStartContainers: {T, ""},
+				corev1.PodInitialized:            {T, ""},
+				corev1.ContainersReady:           {T, ""},
+				corev1.PodReady:                  {T, ""},
+			},
+		},
+		{
+			name: "no sandbox yet", policy: corev1.RestartPolicyAlways, noSB: true,
+			want: map[corev1.PodConditionType]want{
+				corev1.PodScheduled:              {T, ""},
+				corev1.PodReadyToStartContainers: {F, ""},
+				corev1.PodInitialized:            {T, ""},
+				corev1.ContainersReady:           {F, "ContainersNotReady"},
+				corev1.PodReady:                  {F, "ContainersNotReady"},
+			},
+		},
+		{
+			name: "init container running", policy: corev1.RestartPolicyAlways,
+			inits:   []corev1.Container{initC("init")},
+			records: []*tracked{rec("init", kindInit, runningCtr("init", 0, started), nil)},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodReadyToStartContainers: {T, ""},
+				corev1.PodInitialized:            {F, "ContainersNotInitialized"},
+				corev1.ContainersReady:           {F, "ContainersNotReady"},
+				corev1.PodReady:                  {F, "ContainersNotReady"},
+			},
+		},
+		{
+			name: "init done, app running", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{initC("init")},
+			records: []*tracked{
+				rec("init", kindInit, exitedCtr("init", 0, 0, started, finished), nil),
+				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+			},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodInitialized:  {T, ""},
+				corev1.ContainersReady: {T, ""},
+				corev1.PodReady:        {T, ""},
+			},
+		},
+		{
+			name: "app crash-looping", policy: corev1.RestartPolicyAlways,
+			records: []*tracked{func() *tracked {
+				r := rec("app", kindApp, exitedCtr("app", 1, 1, started, finished), nil)
+				r.waitingReason = ReasonCrashLoopBackOff
+				return r
+			}()},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodInitialized:  {T, ""},
+				corev1.ContainersReady: {F, "ContainersNotReady"},
+				corev1.PodReady:        {F, "ContainersNotReady"},
+			},
+		},
+		{
+			name: "sidecar crash-looping, app running", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{sidecarC("proxy")},
+			records: []*tracked{
+				func() *tracked {
+					r := rec("proxy", kindSidecar, exitedCtr("proxy", 1, 1, started, finished), nil)
+					r.waitingReason = ReasonCrashLoopBackOff
+					return r
+				}(),
+				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+			},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodInitialized:  {T, ""},
+				corev1.ContainersReady: {F, "ContainersNotReady"},
+				corev1.PodReady:        {F, "ContainersNotReady"},
+			},
+		},
+		{
+			name: "Succeeded", policy: corev1.RestartPolicyNever, terminal: true,
+			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodReadyToStartContainers: {F, ""},
+				corev1.PodInitialized:            {T, "PodCompleted"},
+				corev1.ContainersReady:           {F, ""},
+				corev1.PodReady:                  {F, ""},
+			},
+		},
+		{
+			name: "Failed", policy: corev1.RestartPolicyNever, terminal: true,
+			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 1, started, finished), nil)},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodReadyToStartContainers: {F, ""},
+				corev1.PodInitialized:            {T, ""},
+				corev1.ContainersReady:           {F, ""},
+				corev1.PodReady:                  {F, ""},
+			},
+		},
+		{
+			// The phase is Succeeded before the worker marks itself terminal.
+			name: "Succeeded, not yet marked terminal", policy: corev1.RestartPolicyNever,
+			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			want: map[corev1.PodConditionType]want{
+				corev1.ContainersReady: {F, ""},
+				corev1.PodReady:        {F, ""},
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod(tc.policy, []string{"app"}, tc.inits...)
+			w := testWorker(pod, tc.records...)
+			if tc.noSB {
+				w.sb = nil
+			}
+			w.terminal = tc.terminal
+			st := w.buildStatus(pod, now)
+			for typ, wc := range tc.want {
+				c, n := condition(st.Conditions, typ)
+				if n != 1 {
+					t.Errorf("%s: %d conditions, want 1 (all: %+v)", typ, n, st.Conditions)
+					continue
+				}
+				if c.Status != wc.status {
+					t.Errorf("%s status = %s, want %s", typ, c.Status, wc.status)
+				}
+				// Terminal Ready/ContainersReady reasons are checked in
+				// TestBuildStatusTerminalReadyReasons.
+				if wc.reason != "" || c.Status == T {
+					if c.Reason != wc.reason {
+						t.Errorf("%s reason = %q, want %q", typ, c.Reason, wc.reason)
+					}
+				}
+				if typ == corev1.PodReadyToStartContainers && c.Reason != "" {
+					t.Errorf("%s reason = %q, want none", typ, c.Reason)
+				}
+			}
+		})
+	}
+}
+
+// The kubelet gives terminal pods the reason PodCompleted or PodFailed on
+// Ready and ContainersReady (generateContainersReadyConditionForTerminalPhase).
+func TestBuildStatusTerminalReadyReasons(t *testing.T) {
+	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name   string
+		code   uint32
+		phase  corev1.PodPhase
+		reason string
+	}{
+		{"Succeeded", 0, corev1.PodSucceeded, "PodCompleted"},
+		{"Failed", 1, corev1.PodFailed, "PodFailed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod(corev1.RestartPolicyNever, []string{"app"})
+			w := testWorker(pod, rec("app", kindApp, exitedCtr("app", 0, tc.code, started, finished), nil))
+			w.terminal = true
+			st := w.buildStatus(pod, finished)
+			if st.Phase != tc.phase {
+				t.Fatalf("phase = %s, want %s", st.Phase, tc.phase)
+			}
+			for _, typ := range []corev1.PodConditionType{corev1.ContainersReady, corev1.PodReady} {
+				c, _ := condition(st.Conditions, typ)
+				if c.Status != corev1.ConditionFalse || c.Reason != tc.reason {
+					t.Errorf("%s = %s/%q, want False/%q", typ, c.Status, c.Reason, tc.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestBuildStatusPodScheduled(t *testing.T) {
+	earlier := metav1.NewTime(t0.Add(-time.Hour))
+	gate := corev1.PodConditionType("example.com/feature-ready")
+	now := t0.Add(time.Minute)
+
+	t.Run("added when the pod has none", func(t *testing.T) {
+		pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+		w := testWorker(pod)
+		st := w.buildStatus(pod, now)
+		c, n := condition(st.Conditions, corev1.PodScheduled)
+		if n != 1 || c.Status != corev1.ConditionTrue {
+			t.Fatalf("PodScheduled = %+v (%d), want one, True", c, n)
+		}
+		if !c.LastTransitionTime.Equal(&w.startTime) {
+			t.Errorf("PodScheduled lastTransitionTime = %v, want the start time %v", c.LastTransitionTime, w.startTime)
+		}
+	})
+
+	t.Run("kept as the scheduler wrote it, with others' conditions", func(t *testing.T) {
+		pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+		scheduled := corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: earlier, Reason: "x"}
+		custom := corev1.PodCondition{Type: gate, Status: corev1.ConditionFalse, LastTransitionTime: earlier}
+		pod.Status.Conditions = []corev1.PodCondition{
+			scheduled, custom,
+			// ours from an earlier status: replaced, not duplicated
+			{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: earlier},
+			{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: earlier},
+		}
+		w := testWorker(pod)
+		st := w.buildStatus(pod, now)
+		if c, n := condition(st.Conditions, corev1.PodScheduled); n != 1 || !reflect.DeepEqual(c, scheduled) {
+			t.Errorf("PodScheduled = %+v (%d), want %+v once", c, n, scheduled)
+		}
+		if c, n := condition(st.Conditions, gate); n != 1 || !reflect.DeepEqual(c, custom) {
+			t.Errorf("%s = %+v (%d), want %+v once", gate, c, n, custom)
+		}
+		for _, typ := range []corev1.PodConditionType{corev1.PodReady, corev1.PodInitialized, corev1.ContainersReady, corev1.PodReadyToStartContainers} {
+			if _, n := condition(st.Conditions, typ); n != 1 {
+				t.Errorf("%d %s conditions, want 1", n, typ)
+			}
+		}
+		if c, _ := condition(st.Conditions, corev1.PodReady); c.Status != corev1.ConditionFalse || !c.LastTransitionTime.Equal(&metav1.Time{Time: now}) {
+			t.Errorf("Ready = %+v, want False since now (no container runs)", c)
+		}
+	})
+}
+
+func TestBuildStatusLastTransitionTime(t *testing.T) {
+	started := t0.Add(time.Second)
+	readySince := metav1.NewTime(t0.Add(2 * time.Second))
+	now := t0.Add(10 * time.Minute)
+	prev := []corev1.PodCondition{
+		{Type: corev1.PodReadyToStartContainers, Status: corev1.ConditionTrue, LastTransitionTime: readySince},
+		{Type: corev1.PodInitialized, Status: corev1.ConditionTrue, LastTransitionTime: readySince},
+		{Type: corev1.ContainersReady, Status: corev1.ConditionTrue, LastTransitionTime: readySince},
+		{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: readySince},
+	}
+
+	t.Run("unchanged status keeps the time", func(t *testing.T) {
+		pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+		w := testWorker(pod, rec("app", kindApp, runningCtr("app", 0, started), nil))
+		w.status.Conditions = prev
+		st := w.buildStatus(pod, now)
+		for _, p := range prev {
+			c, _ := condition(st.Conditions, p.Type)
+			if c.Status != corev1.ConditionTrue || !c.LastTransitionTime.Equal(&readySince) {
+				t.Errorf("%s = %s since %v, want True since %v", p.Type, c.Status, c.LastTransitionTime, readySince)
+			}
+		}
+	})
+
+	t.Run("changed status takes now", func(t *testing.T) {
+		pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+		r := rec("app", kindApp, exitedCtr("app", 1, 1, started, now.Add(-time.Second)), nil)
+		r.waitingReason = ReasonCrashLoopBackOff
+		w := testWorker(pod, r)
+		w.status.Conditions = prev
+		st := w.buildStatus(pod, now)
+		nowT := metav1.NewTime(now)
+		for _, typ := range []corev1.PodConditionType{corev1.ContainersReady, corev1.PodReady} {
+			c, _ := condition(st.Conditions, typ)
+			if c.Status != corev1.ConditionFalse || !c.LastTransitionTime.Equal(&nowT) {
+				t.Errorf("%s = %s since %v, want False since %v", typ, c.Status, c.LastTransitionTime, nowT)
+			}
+		}
+		for _, typ := range []corev1.PodConditionType{corev1.PodInitialized, corev1.PodReadyToStartContainers} {
+			c, _ := condition(st.Conditions, typ)
+			if !c.LastTransitionTime.Equal(&readySince) {
+				t.Errorf("%s since %v, want kept %v", typ, c.LastTransitionTime, readySince)
+			}
+		}
+	})
+}
+
+func TestBuildStatusIPs(t *testing.T) {
+	now := t0.Add(time.Minute)
+	for _, tc := range []struct {
+		name        string
+		hostNetwork bool
+		sb          *sandbox.Sandbox
+		prev        corev1.PodStatus
+		hostIP      net.IP
+		wantPodIPs  []string
+		wantHostIP  string
+	}{
+		{
+			name:       "IPv4 sandbox",
+			sb:         &sandbox.Sandbox{IPs: []net.IP{net.ParseIP("10.244.0.5")}},
+			hostIP:     net.ParseIP("10.0.0.1"),
+			wantPodIPs: []string{"10.244.0.5"}, wantHostIP: "10.0.0.1",
+		},
+		{
+			name:       "dual-stack sandbox, IPv4 first",
+			sb:         &sandbox.Sandbox{IPs: []net.IP{net.ParseIP("10.244.0.5"), net.ParseIP("fd00:10:244::5")}},
+			hostIP:     net.ParseIP("10.0.0.1"),
+			wantPodIPs: []string{"10.244.0.5", "fd00:10:244::5"}, wantHostIP: "10.0.0.1",
+		},
+		{
+			name:        "hostNetwork reports the host IP",
+			hostNetwork: true,
+			sb:          &sandbox.Sandbox{HostNetwork: true},
+			hostIP:      net.ParseIP("10.0.0.1"),
+			wantPodIPs:  []string{"10.0.0.1"}, wantHostIP: "10.0.0.1",
+		},
+		{
+			name:       "no sandbox yet, no IP",
+			hostIP:     net.ParseIP("10.0.0.1"),
+			wantPodIPs: nil, wantHostIP: "10.0.0.1",
+		},
+		{
+			name:       "no sandbox yet, IP of the earlier status kept",
+			prev:       corev1.PodStatus{PodIP: "10.244.0.9", PodIPs: []corev1.PodIP{{IP: "10.244.0.9"}}},
+			hostIP:     net.ParseIP("10.0.0.1"),
+			wantPodIPs: []string{"10.244.0.9"}, wantHostIP: "10.0.0.1",
+		},
+		{
+			name:       "no host IP configured",
+			sb:         &sandbox.Sandbox{IPs: []net.IP{net.ParseIP("10.244.0.5")}},
+			wantPodIPs: []string{"10.244.0.5"}, wantHostIP: "",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+			pod.Spec.HostNetwork = tc.hostNetwork
+			pod.Status = tc.prev
+			w := testWorker(pod)
+			w.p.cfg.HostIP = tc.hostIP
+			w.sb = tc.sb
+			st := w.buildStatus(pod, now)
+
+			var got []string
+			for _, ip := range st.PodIPs {
+				got = append(got, ip.IP)
+			}
+			if !reflect.DeepEqual(got, tc.wantPodIPs) {
+				t.Errorf("podIPs = %v, want %v", got, tc.wantPodIPs)
+			}
+			wantPodIP := ""
+			if len(tc.wantPodIPs) > 0 {
+				wantPodIP = tc.wantPodIPs[0]
+			}
+			if st.PodIP != wantPodIP {
+				t.Errorf("podIP = %q, want %q", st.PodIP, wantPodIP)
+			}
+			if st.HostIP != tc.wantHostIP {
+				t.Errorf("hostIP = %q, want %q", st.HostIP, tc.wantHostIP)
+			}
+			var wantHostIPs []corev1.HostIP
+			if tc.wantHostIP != "" {
+				wantHostIPs = []corev1.HostIP{{IP: tc.wantHostIP}}
+			}
+			if !reflect.DeepEqual(st.HostIPs, wantHostIPs) {
+				t.Errorf("hostIPs = %v, want %v", st.HostIPs, wantHostIPs)
+			}
+		})
+	}
+}
+
+func TestBuildStatusKeepsQOSAndStartTime(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+	pod.Status.QOSClass = corev1.PodQOSBurstable
+	w := testWorker(pod)
+	st := w.buildStatus(pod, t0.Add(time.Minute))
+	if st.QOSClass != corev1.PodQOSBurstable {
+		t.Errorf("qosClass = %q, want %q", st.QOSClass, corev1.PodQOSBurstable)
+	}
+	if st.StartTime == nil || !st.StartTime.Time.Equal(t0) {
+		t.Errorf("startTime = %v, want %v", st.StartTime, t0)
+	}
+}
+
+func TestBuildStatusSandboxError(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+	w := testWorker(pod)
+	w.sb = nil
+	w.sandboxErr = "plugin type=\"bridge\" failed (add): no IP addresses available"
+	st := w.buildStatus(pod, t0.Add(time.Minute))
+	if st.Message != w.sandboxErr {
+		t.Errorf("message = %q, want the sandbox error %q", st.Message, w.sandboxErr)
+	}
+	if st.Phase != corev1.PodPending {
+		t.Errorf("phase = %s, want Pending", st.Phase)
+	}
+	if cs := st.ContainerStatuses[0]; cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonContainerCreating {
+		t.Errorf("container state = %+v, want waiting ContainerCreating", cs.State)
+	}
+
+	// Once the sandbox exists the message goes.
+	w.sb = &sandbox.Sandbox{IPs: []net.IP{net.ParseIP("10.244.0.5")}}
+	if st := w.buildStatus(pod, t0.Add(time.Minute)); st.Message != "" {
+		t.Errorf("message = %q with a sandbox, want none", st.Message)
+	}
+}
+
+// A running container's status survives a round trip through the recorded
+// status: equal inputs give semantically equal outputs, so setStatus does not
+// publish without a change.
+func TestBuildStatusStable(t *testing.T) {
+	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
+	w := testWorker(pod, rec("app", kindApp, runningCtr("app", 0, t0.Add(time.Second)), nil))
+	first := w.buildStatus(pod, t0.Add(time.Minute))
+	w.status = first
+	second := w.buildStatus(pod, t0.Add(2*time.Minute))
+	if !reflect.DeepEqual(first, second) {
+		t.Errorf("status changed without a change:\n first %s\nsecond %s", first.String(), second.String())
+	}
+}
