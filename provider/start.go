@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	corev1 "k8s.io/api/core/v1"
@@ -147,21 +148,27 @@ func imageID(ref string, img client.Image) string {
 	return name + "@" + img.Target().Digest.String()
 }
 
-// pullPolicy is the container's policy, defaulted from the tag as the API
-// server does for pods that reach us without one.
+// pullPolicy is the container's policy, defaulted as the API server does
+// for pods that reach us without one: Always for the tag "latest" or no tag
+// at all, IfNotPresent otherwise (a digest pins the content).
 func pullPolicy(c *corev1.Container) corev1.PullPolicy {
 	if c.ImagePullPolicy != "" {
 		return c.ImagePullPolicy
 	}
-	if ref, err := containerd.NormalizeRef(c.Image); err == nil && (strings.HasSuffix(ref, ":latest") || !hasTag(c.Image)) {
-		return corev1.PullAlways
+	named, err := reference.ParseNormalizedNamed(c.Image)
+	if err != nil {
+		return corev1.PullIfNotPresent
 	}
-	return corev1.PullIfNotPresent
-}
-
-func hasTag(image string) bool {
-	slash := strings.LastIndexAny(image, "/")
-	return strings.LastIndexAny(image, ":@") > slash
+	if tagged, ok := named.(reference.Tagged); ok {
+		if tagged.Tag() == "latest" {
+			return corev1.PullAlways
+		}
+		return corev1.PullIfNotPresent
+	}
+	if _, ok := named.(reference.Digested); ok {
+		return corev1.PullIfNotPresent
+	}
+	return corev1.PullAlways
 }
 
 func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (containerd.Credentials, error) {

@@ -12,7 +12,7 @@ const testDigest = "sha256:22222222222222222222222222222222222222222222222222222
 
 // The API server's default (SetDefaults_Container): Always when the tag is
 // "latest" or there is neither tag nor digest, else IfNotPresent; an explicit
-// policy is kept.
+// policy is kept. A registry port is not a tag.
 func TestPullPolicy(t *testing.T) {
 	for _, tc := range []struct {
 		image  string
@@ -28,7 +28,9 @@ func TestPullPolicy(t *testing.T) {
 		{"127.0.0.1:5000/busybox:latest", "", corev1.PullAlways},
 		{"127.0.0.1:5000/busybox:v1", "", corev1.PullIfNotPresent},
 		{"localhost:5000/team/app", "", corev1.PullAlways},
+		{"localhost:5000/team/app:2", "", corev1.PullIfNotPresent},
 		{"busybox@" + testDigest, "", corev1.PullIfNotPresent},
+		{"127.0.0.1:5000/busybox@" + testDigest, "", corev1.PullIfNotPresent},
 		{"busybox:1.36@" + testDigest, "", corev1.PullIfNotPresent},
 		// ParseImageName reports the tag "latest" next to the digest.
 		{"busybox:latest@" + testDigest, "", corev1.PullAlways},
@@ -39,28 +41,6 @@ func TestPullPolicy(t *testing.T) {
 		c := &corev1.Container{Name: "app", Image: tc.image, ImagePullPolicy: tc.policy}
 		if got := pullPolicy(c); got != tc.want {
 			t.Errorf("pullPolicy(%q, %q) = %q, want %q", tc.image, tc.policy, got, tc.want)
-		}
-	}
-}
-
-func TestHasTag(t *testing.T) {
-	for _, tc := range []struct {
-		image string
-		want  bool
-	}{
-		{"busybox", false},
-		{"busybox:1.36", true},
-		{"library/busybox", false},
-		{"docker.io/library/busybox:latest", true},
-		{"127.0.0.1:5000/busybox", false},
-		{"127.0.0.1:5000/busybox:v1", true},
-		{"localhost:5000/team/app", false},
-		{"localhost:5000/team/app:2", true},
-		{"busybox@" + testDigest, true},
-		{"127.0.0.1:5000/busybox@" + testDigest, true},
-	} {
-		if got := hasTag(tc.image); got != tc.want {
-			t.Errorf("hasTag(%q) = %v, want %v", tc.image, got, tc.want)
 		}
 	}
 }
@@ -84,6 +64,7 @@ func TestImageID(t *testing.T) {
 		{"docker.io/library/busybox:latest", "docker.io/library/busybox@" + testDigest},
 		{"127.0.0.1:5000/busybox:latest", "127.0.0.1:5000/busybox@" + testDigest},
 		{"127.0.0.1:5000/team/app:v1", "127.0.0.1:5000/team/app@" + testDigest},
+		{"127.0.0.1:5000/busybox", "127.0.0.1:5000/busybox@" + testDigest},
 		{"docker.io/library/busybox@" + testDigest, "docker.io/library/busybox@" + testDigest},
 		{"registry.example.com/app@sha256:3333333333333333333333333333333333333333333333333333333333333333", "registry.example.com/app@" + testDigest},
 	} {

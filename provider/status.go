@@ -247,6 +247,14 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		if o.t == corev1.PodInitialized && initDone && st.Phase == corev1.PodSucceeded {
 			c.Reason = "PodCompleted"
 		}
+		if !o.ok && (o.t == corev1.ContainersReady || o.t == corev1.PodReady) {
+			switch st.Phase {
+			case corev1.PodSucceeded:
+				c.Reason = "PodCompleted"
+			case corev1.PodFailed:
+				c.Reason = "PodFailed"
+			}
+		}
 		if p, ok := prev[o.t]; ok && p.Status == c.Status {
 			c.LastTransitionTime = p.LastTransitionTime
 		}

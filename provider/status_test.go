@@ -516,6 +516,37 @@ func TestBuildStatusConditions(t *testing.T) {
 			},
 		},
 		{
+			name: "sidecar not created yet", policy: corev1.RestartPolicyAlways,
+			inits:   []corev1.Container{sidecarC("proxy")},
+			records: []*tracked{{name: "proxy", kind: kindSidecar}},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodInitialized: {F, "ContainersNotInitialized"},
+				corev1.PodReady:       {F, "ContainersNotReady"},
+			},
+		},
+		{
+			name: "sidecar created, not started", policy: corev1.RestartPolicyAlways,
+			inits:   []corev1.Container{sidecarC("proxy")},
+			records: []*tracked{rec("proxy", kindSidecar, createdCtr("proxy", 0), nil)},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodInitialized: {F, "ContainersNotInitialized"},
+				corev1.PodReady:       {F, "ContainersNotReady"},
+			},
+		},
+		{
+			name: "sidecar and app running", policy: corev1.RestartPolicyAlways,
+			inits: []corev1.Container{sidecarC("proxy")},
+			records: []*tracked{
+				rec("proxy", kindSidecar, runningCtr("proxy", 0, started), nil),
+				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+			},
+			want: map[corev1.PodConditionType]want{
+				corev1.PodInitialized:  {T, ""},
+				corev1.ContainersReady: {T, ""},
+				corev1.PodReady:        {T, ""},
+			},
+		},
+		{
 			name: "Succeeded", policy: corev1.RestartPolicyNever, terminal: true,
 			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
 			want: map[corev1.PodConditionType]want{

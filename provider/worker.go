@@ -224,6 +224,12 @@ func (w *worker) observe(ctx context.Context) error {
 		}
 		cur := list[0]
 		r.current, r.previous = &cur, nil
+		if r.imageID == "" && w.p.cfg.Images != nil {
+			// An adopted container: name its image by digest, as at start.
+			if img, err := w.p.cfg.Images.Get(ctx, cur.Image); err == nil {
+				r.imageID = imageID(cur.Image, img)
+			}
+		}
 		if len(list) > 1 {
 			prev := list[1]
 			r.previous = &prev
