@@ -11,14 +11,10 @@ import (
 	current "github.com/containernetworking/cni/pkg/types/100"
 )
 
-// loopbackConf brings up "lo" in a pod's namespace with the loopback plugin.
-const loopbackConf = `{"cniVersion":"1.0.0","name":"loopback","plugins":[{"type":"loopback"}]}`
-
 // Network attaches pods to the node's CNI network.
 type Network struct {
-	cni      libcni.CNI
-	list     *libcni.NetworkConfigList
-	loopback *libcni.NetworkConfigList
+	cni  libcni.CNI
+	list *libcni.NetworkConfigList
 }
 
 // PortMapping is a hostPort of a pod, the portmap plugin's portMappings capability.
@@ -40,20 +36,15 @@ type Attachment struct {
 }
 
 // NewNetwork loads the network from confDir (see LoadNetwork) and keeps the
-// plugins' cached results in cacheDir, so DEL works after a restart.
+// plugins' cached results in cacheDir, so DEL works after a restart. The
+// pod's "lo" is brought up when its namespace is created (PinNamespaces),
+// so no loopback plugin runs.
 func NewNetwork(confDir string, binDirs []string, cacheDir string) (*Network, error) {
 	list, err := LoadNetwork(confDir, binDirs)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := findPlugin("loopback", binDirs); err != nil {
-		return nil, err
-	}
-	lo, err := libcni.ConfListFromBytes([]byte(loopbackConf))
-	if err != nil {
-		return nil, err
-	}
-	return &Network{cni: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil), list: list, loopback: lo}, nil
+	return &Network{cni: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil), list: list}, nil
 }
 
 // Name is the network's name from its configuration.
@@ -81,11 +72,6 @@ func (a Attachment) runtimeConf() *libcni.RuntimeConf {
 // Setup runs CNI ADD for the pod and returns its IP addresses, IPv4 first.
 // A failed ADD is undone with DEL, so nothing stays allocated.
 func (n *Network) Setup(ctx context.Context, a Attachment) (ips []net.IP, err error) {
-	lo := a.runtimeConf()
-	lo.IfName = "lo"
-	if _, err := n.cni.AddNetworkList(ctx, n.loopback, lo); err != nil {
-		return nil, fmt.Errorf("CNI loopback ADD: %w", err)
-	}
 	res, err := n.cni.AddNetworkList(ctx, n.list, a.runtimeConf())
 	if err != nil {
 		delErr := n.cni.DelNetworkList(ctx, n.list, a.runtimeConf())

@@ -75,6 +75,9 @@ func unshareAndPin(dir, hostname string) error {
 	if err := unix.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("set pod hostname %q: %w", hostname, err)
 	}
+	if err := loopbackUp(); err != nil {
+		return fmt.Errorf("bring up lo in the pod's network namespace: %w", err)
+	}
 	self := fmt.Sprintf("/proc/%d/task/%d/ns", os.Getpid(), unix.Gettid())
 	for _, k := range namespaceKinds {
 		target := filepath.Join(dir, k.file)
@@ -119,4 +122,23 @@ func pinned(path string) bool {
 		return false
 	}
 	return st.Type == unix.NSFS_MAGIC
+}
+
+// loopbackUp sets "lo" up in the calling thread's network namespace, which
+// is all the loopback CNI plugin would do, without running a plugin.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
 }

@@ -30,6 +30,14 @@ func TestPinNamespaces(t *testing.T) {
 	if got := strings.TrimSpace(string(out)); got != "pod-a" {
 		t.Fatalf("hostname in the pod's UTS namespace = %q, want pod-a", got)
 	}
+	// ip asks the kernel over netlink, which answers for the entered namespace.
+	out, err = exec.Command("nsenter", "--net="+ns.Net, "ip", "-o", "link").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if links := strings.TrimSpace(string(out)); strings.Count(links, "\n") != 0 || !strings.Contains(links, "lo: <LOOPBACK,UP") {
+		t.Fatalf("links in the pod's network namespace: %q, want only lo, up", links)
+	}
 	host, _ := os.Hostname()
 	if host == "pod-a" {
 		t.Fatal("the agent's own hostname changed")
