@@ -39,7 +39,7 @@ func NamespacesIn(dir string) Namespaces {
 // returns it unchanged, so a retry after a crash is safe.
 func PinNamespaces(dir, hostname string) (Namespaces, error) {
 	ns := NamespacesIn(dir)
-	if pinned(ns.Net) && pinned(ns.IPC) && pinned(ns.UTS) {
+	if Pinned(ns.Net) && Pinned(ns.IPC) && Pinned(ns.UTS) {
 		return ns, nil
 	}
 	// A partial set is from a crash in the middle of pinning: start over.
@@ -114,9 +114,9 @@ func UnpinNamespaces(dir string) error {
 	return errors.Join(errs...)
 }
 
-// pinned reports whether path is a namespace file (nsfs), that is, whether a
+// Pinned reports whether path is a namespace file (nsfs), that is, whether a
 // namespace is bind-mounted there.
-func pinned(path string) bool {
+func Pinned(path string) bool {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {
 		return false

@@ -19,7 +19,7 @@ func TestPinNamespaces(t *testing.T) {
 	}
 	defer UnpinNamespaces(dir)
 	for _, p := range []string{ns.Net, ns.IPC, ns.UTS} {
-		if !pinned(p) {
+		if !Pinned(p) {
 			t.Fatalf("%s is not a pinned namespace", p)
 		}
 	}

@@ -158,10 +158,11 @@ func PodFilter(podUID string) string {
 	return fmt.Sprintf("labels.%q==%q", LabelPodUID, podUID)
 }
 
-// StopContainer sends the image's stop signal (SIGTERM by default) to the
-// container's process, waits up to grace for it to exit, then kills it. A
-// container that is not running is left as is.
-func (r *Runtime) StopContainer(ctx context.Context, id string, grace time.Duration) error {
+// SignalContainer sends sig to the container's process; sig 0 means the
+// image's stop signal (SIGTERM by default). A container with no running task
+// is left as is. It does not wait: waiting on many tasks of one shim at once
+// is what the caller avoids by polling Status.
+func (r *Runtime) SignalContainer(ctx context.Context, id string, sig syscall.Signal) error {
 	c, err := r.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
@@ -176,35 +177,15 @@ func (r *Runtime) StopContainer(ctx context.Context, id string, grace time.Durat
 	if err != nil {
 		return err
 	}
-	exited, err := task.Wait(ctx)
-	if err != nil {
-		return err
-	}
-	if grace > 0 {
-		sig, err := client.GetStopSignal(ctx, c, syscall.SIGTERM)
-		if err != nil {
+	if sig == 0 {
+		if sig, err = client.GetStopSignal(ctx, c, syscall.SIGTERM); err != nil {
 			sig = syscall.SIGTERM
 		}
-		if err := task.Kill(ctx, sig); err != nil && !errdefs.IsNotFound(err) {
-			return fmt.Errorf("signal %v: %w", sig, err)
-		}
-		select {
-		case <-exited:
-			return nil
-		case <-time.After(grace):
-		case <-ctx.Done():
-			return ctx.Err()
-		}
 	}
-	if err := task.Kill(ctx, syscall.SIGKILL); err != nil && !errdefs.IsNotFound(err) {
-		return fmt.Errorf("kill: %w", err)
+	if err := task.Kill(ctx, sig); err != nil && !errdefs.IsNotFound(err) && !errdefs.IsFailedPrecondition(err) {
+		return fmt.Errorf("signal %v to %s: %w", sig, id, err)
 	}
-	select {
-	case <-exited:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return nil
 }
 
 // RemoveContainer deletes the container's task (killing it if it still runs),

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
 )
 
 // stopAll stops the pod's containers: app containers and regular init
@@ -32,28 +35,98 @@ func (w *worker) stopAll(ctx context.Context, pod *corev1.Pod, grace time.Durati
 			first = append(first, r)
 		}
 	}
-	w.stopParallel(ctx, pod, first, time.Until(deadline))
+	w.stopGroup(ctx, pod, first, time.Until(deadline))
 	for _, r := range sidecars {
-		w.stopParallel(ctx, pod, []*tracked{r}, max(time.Until(deadline), 2*time.Second))
+		w.stopGroup(ctx, pod, []*tracked{r}, max(time.Until(deadline), 2*time.Second))
 	}
 }
 
-func (w *worker) stopParallel(ctx context.Context, pod *corev1.Pod, rs []*tracked, grace time.Duration) {
-	if grace < 0 {
-		grace = 0
+// Stopping containers: signals go out a few at a time, and exits are seen by
+// polling the pod's containers, not by one waiting call per container,
+// which a shim serving a hundred containers does not survive.
+const (
+	signalWorkers = 8 // also bounds parallel removals
+	stopPoll      = 100 * time.Millisecond
+	killWait      = 10 * time.Second
+)
+
+// stopGroup sends the stop signal to rs, waits up to grace for them to
+// exit, then kills what still runs.
+func (w *worker) stopGroup(ctx context.Context, pod *corev1.Pod, rs []*tracked, grace time.Duration) {
+	if len(rs) == 0 {
+		return
 	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.current.ID
+		w.event(pod, corev1.EventTypeNormal, eventKilling, "Stopping container %s", r.name)
+	}
+	sig := syscall.Signal(0) // the image's stop signal
+	if grace <= 0 {
+		sig = syscall.SIGKILL
+	}
+	w.signalAll(ctx, ids, sig)
+	if left := w.waitExited(ctx, ids, grace); len(left) > 0 && sig != syscall.SIGKILL {
+		w.signalAll(ctx, left, syscall.SIGKILL)
+		w.waitExited(ctx, left, killWait)
+	}
+}
+
+func (w *worker) signalAll(ctx context.Context, ids []string, sig syscall.Signal) {
+	forEach(ids, func(id string) {
+		if err := w.p.cfg.Runtime.SignalContainer(ctx, id, sig); err != nil {
+			log.G(ctx).WithError(err).WithField("container", id).Warn("stop container")
+		}
+	})
+}
+
+// forEach calls fn for each id, a few at a time.
+func forEach(ids []string, fn func(id string)) {
+	work := make(chan string)
 	var wg sync.WaitGroup
-	for _, r := range rs {
+	for i := 0; i < min(signalWorkers, len(ids)); i++ {
 		wg.Add(1)
-		go func(r *tracked) {
+		go func() {
 			defer wg.Done()
-			w.event(pod, corev1.EventTypeNormal, eventKilling, "Stopping container %s", r.name)
-			if err := w.p.cfg.Runtime.StopContainer(ctx, r.current.ID, grace); err != nil {
-				log.G(ctx).WithError(err).WithField("container", r.name).Warn("stop container")
+			for id := range work {
+				fn(id)
 			}
-		}(r)
+		}()
 	}
+	for _, id := range ids {
+		work <- id
+	}
+	close(work)
 	wg.Wait()
+}
+
+// waitExited polls until none of ids runs or timeout passes, and returns
+// those still running.
+func (w *worker) waitExited(ctx context.Context, ids []string, timeout time.Duration) []string {
+	deadline := time.Now().Add(timeout)
+	for {
+		cs, err := w.p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
+		running := map[string]bool{}
+		if err == nil {
+			for _, c := range cs {
+				running[c.ID] = c.State == containerd.StateRunning || c.State == containerd.StateUnknown
+			}
+		}
+		var left []string
+		for _, id := range ids {
+			if err != nil || running[id] {
+				left = append(left, id)
+			}
+		}
+		if len(left) == 0 || !time.Now().Before(deadline) {
+			return left
+		}
+		select {
+		case <-ctx.Done():
+			return left
+		case <-time.After(stopPoll):
+		}
+	}
 }
 
 // terminate winds the pod down for deletion: stop every container within
@@ -66,17 +139,25 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, grace time.Dura
 	}
 	w.terminal = true
 	status := w.buildStatus(pod, time.Now())
-	var errs []error
+	var ids []string
 	for _, r := range w.records {
 		for _, c := range []string{idOf(r.previous), idOf(r.current)} {
-			if c == "" {
-				continue
-			}
-			if err := w.p.cfg.Runtime.RemoveContainer(ctx, c); err != nil {
-				errs = append(errs, fmt.Errorf("remove container %s: %w", c, err))
+			if c != "" {
+				ids = append(ids, c)
 			}
 		}
 	}
+	var (
+		mu   sync.Mutex // guards errs
+		errs []error
+	)
+	forEach(ids, func(id string) {
+		if err := w.p.cfg.Runtime.RemoveContainer(ctx, id); err != nil {
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("remove container %s: %w", id, err))
+			mu.Unlock()
+		}
+	})
 	if err := w.p.volumes.Cleanup(string(w.uid)); err != nil {
 		errs = append(errs, err)
 	}

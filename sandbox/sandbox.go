@@ -166,8 +166,10 @@ func (m *Manager) Remove(ctx context.Context, pod *corev1.Pod) error {
 	ns := cni.NamespacesIn(filepath.Join(dir, "ns"))
 	var errs []error
 	if !pod.Spec.HostNetwork {
+		// A namespace that is no longer pinned (unmounted by hand, or the
+		// host rebooted) is gone: DEL then only releases the IP and rules.
 		netns := ns.Net
-		if _, err := os.Stat(netns); err != nil {
+		if !cni.Pinned(netns) {
 			netns = ""
 		}
 		if err := m.network.Teardown(ctx, attachment(pod, netns)); err != nil {
