@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,4 +220,35 @@ func TestManyContainersAndLongNames(t *testing.T) {
 	}
 	zero := int64(0)
 	deletePodAndWait(t, ns, "hundred", &zero, 2*time.Minute)
+}
+
+func TestHostNetworkPod(t *testing.T) {
+	if envOr("VKC_E2E_CONTROL", "") == "" {
+		t.Skip("not on the node: the test compares the pod's view with the node's")
+	}
+	ns := testNamespace(t)
+	host, err := readFile("/proc/sys/kernel/hostname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod := podSpec("hostnet", busybox, "sh", "-c", fmt.Sprintf(`set -e
+[ "$(hostname)" = %q ]
+ip -o addr | grep -q 'inet %s/'`, strings.TrimSpace(host), nodeIP(t)))
+	pod.Spec.HostNetwork = true
+	checkPod(t, ns, pod)
+	p := waitPod(t, ns, "hostnet", time.Second, "done", phaseIs(corev1.PodSucceeded))
+	if p.Status.PodIP != p.Status.HostIP {
+		t.Errorf("hostNetwork pod IP %s, want the host IP %s", p.Status.PodIP, p.Status.HostIP)
+	}
+}
+
+func nodeIP(t *testing.T) string {
+	n := getNode(context.Background(), t)
+	for _, a := range n.Status.Addresses {
+		if a.Type == corev1.NodeInternalIP {
+			return a.Address
+		}
+	}
+	t.Fatal("node has no InternalIP")
+	return ""
 }
