@@ -112,15 +112,22 @@ func Run(ctx context.Context, cfg Config) error {
 	sandboxes := sandbox.NewManager(filepath.Join(cfg.RootDir, "pods"), network, poddns.Config{
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, HostResolvConf: cfg.ResolvConf,
 	})
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the agent's own binary (the containers' log driver): %w", err)
+	}
 	pods := provider.NewPods(ctx, provider.PodsConfig{
-		NodeName:   cfg.NodeName,
-		HostIP:     nodeIP,
-		NodeMemory: resources.MemoryBytes,
-		Runtime:    rt,
-		Images:     containerd.NewImages(rt, cfg.RegistryConfigDir),
-		Sandboxes:  sandboxes,
-		Client:     client,
-		Recorder:   recorder,
+		LogDriver:   self,
+		LogMaxSize:  cfg.ContainerLogMaxSize,
+		LogMaxFiles: cfg.ContainerLogMaxFiles,
+		NodeName:    cfg.NodeName,
+		HostIP:      nodeIP,
+		NodeMemory:  resources.MemoryBytes,
+		Runtime:     rt,
+		Images:      containerd.NewImages(rt, cfg.RegistryConfigDir),
+		Sandboxes:   sandboxes,
+		Client:      client,
+		Recorder:    recorder,
 	})
 	go pods.WatchExits(ctx)
 	pc, err := node.NewPodController(node.PodControllerConfig{
@@ -160,7 +167,10 @@ func Run(ctx context.Context, cfg Config) error {
 		NodeName:     cfg.NodeName,
 		Client:       client,
 		Pods: api.PodHandlerConfig{
-			GetPods: pods.GetPods,
+			GetPods:          pods.GetPods,
+			GetContainerLogs: pods.GetContainerLogs,
+			RunInContainer:   pods.RunInContainer,
+			PortForward:      pods.PortForward,
 			GetPodsFromKubernetes: func(context.Context) ([]*corev1.Pod, error) {
 				return podInformer.Lister().List(labels.Everything())
 			},

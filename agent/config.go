@@ -12,27 +12,29 @@ import (
 
 // Config is everything the agent needs to run a node.
 type Config struct {
-	Kubeconfig          string // path of the kubeconfig; empty means in-cluster
-	NodeName            string // name of the node object
-	NodeIP              net.IP // InternalIP; detected when nil
-	NodeLabels          map[string]string
-	RegisterWithTaints  []string // key=value:Effect
-	MaxPods             int
-	ContainerdAddress   string
-	ContainerdNamespace string
-	CNIConfDir          string
-	CNIBinDirs          []string
-	RootDir             string
-	RegistryConfigDir   string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
-	Address             string // kubelet API listen address (IP)
-	Port                int
-	TLSCertFile         string
-	TLSPrivateKeyFile   string
-	ClientCAFile        string
-	PodWorkers          int
-	ClusterDNS          []string // nameservers of ClusterFirst pods
-	ClusterDomain       string
-	ResolvConf          string // the host's resolv.conf, the base of Default pods
+	Kubeconfig           string // path of the kubeconfig; empty means in-cluster
+	NodeName             string // name of the node object
+	NodeIP               net.IP // InternalIP; detected when nil
+	NodeLabels           map[string]string
+	RegisterWithTaints   []string // key=value:Effect
+	MaxPods              int
+	ContainerdAddress    string
+	ContainerdNamespace  string
+	CNIConfDir           string
+	CNIBinDirs           []string
+	RootDir              string
+	RegistryConfigDir    string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
+	Address              string // kubelet API listen address (IP)
+	Port                 int
+	TLSCertFile          string
+	TLSPrivateKeyFile    string
+	ClientCAFile         string
+	PodWorkers           int
+	ContainerLogMaxSize  int64 // bytes at which a container log rotates
+	ContainerLogMaxFiles int
+	ClusterDNS           []string // nameservers of ClusterFirst pods
+	ClusterDomain        string
+	ResolvConf           string // the host's resolv.conf, the base of Default pods
 }
 
 // Validate checks the fields that need no outside system.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"syscall"
 	"time"
@@ -65,14 +66,15 @@ func (r *Runtime) CreateContainer(ctx context.Context, id string, img client.Ima
 }
 
 // StartContainer creates and starts the container's task, with its stdout
-// and stderr appended to logPath by the shim (so output is kept while the
-// agent is down). It returns the task's pid.
-func (r *Runtime) StartContainer(ctx context.Context, id, logPath string) (uint32, error) {
+// and stderr handed to the log URI (a file, or a log driver binary that the
+// shim runs), so output is kept while the agent is down. It returns the
+// task's pid.
+func (r *Runtime) StartContainer(ctx context.Context, id string, logURI *url.URL) (uint32, error) {
 	c, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
 		return 0, err
 	}
-	task, err := c.NewTask(ctx, cio.LogFile(logPath))
+	task, err := c.NewTask(ctx, cio.LogURI(logURI))
 	if err != nil {
 		return 0, err
 	}

@@ -341,6 +341,7 @@ ctl() {
 case ${1:-} in
   up) up ;;
   ctl) shift; ctl "$@" ;;
+  kubectl-path) echo "$K8S_BIN/kubectl" ;;
   down) down ;;
   status) status ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;

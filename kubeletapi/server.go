@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/gorilla/mux"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -79,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok"))
 	})
-	mux.Handle("/", nodeutil.WithAuth(auth, api.PodHandler(pods, false)))
+	mux.Handle("/", nodeutil.WithAuth(auth, routes(pods)))
 	return &Server{cfg: cfg, handler: mux}, nil
 }
 
@@ -115,4 +116,19 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return fmt.Errorf("kubelet API: %w", err)
 	}
 	return nil
+}
+
+// routes is the library's pod handler, with port-forward routed here: the
+// library's PodHandler swaps port-forward's idle and creation timeouts, which
+// would end an idle port-forward after 30 s instead of 4 h.
+func routes(pods api.PodHandlerConfig) http.Handler {
+	r := mux.NewRouter()
+	if pods.PortForward != nil {
+		r.HandleFunc("/portForward/{namespace}/{pod}", api.HandlePortForward(pods.PortForward,
+			api.WithPortForwardStreamIdleTimeout(pods.StreamIdleTimeout),
+			api.WithPortForwardCreationTimeout(pods.StreamCreationTimeout),
+		)).Methods("POST", "GET")
+	}
+	r.NotFoundHandler = api.PodHandler(pods, false)
+	return r
 }

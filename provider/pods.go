@@ -39,6 +39,10 @@ type PodsConfig struct {
 	Sandboxes  *sandbox.Manager
 	Client     kubernetes.Interface
 	Recorder   record.EventRecorder
+	// LogDriver is the binary the shim runs to write container logs (the agent's own).
+	LogDriver   string
+	LogMaxSize  int64
+	LogMaxFiles int
 }
 
 // Pods realizes the pods bound to the node. It implements

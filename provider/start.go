@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/crilog"
 	"github.com/vk-containerd/vk-containerd/podenv"
 	"github.com/vk-containerd/vk-containerd/podspec"
 	"github.com/vk-containerd/vk-containerd/volumes"
@@ -50,7 +52,12 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 		return
 	}
 	log.G(ctx).WithField("container", c.Name).WithField("took", time.Since(t0)).Debug("created")
-	if _, err := w.p.cfg.Runtime.StartContainer(ctx, id, logPath); err != nil {
+	logURI, err := w.logURI(logPath)
+	if err != nil {
+		r.waitingReason, r.waitingMessage = ReasonRunContainerError, err.Error()
+		return
+	}
+	if _, err := w.p.cfg.Runtime.StartContainer(ctx, id, logURI); err != nil {
 		msg := messageOf(err)
 		if len(msg) > 1024 {
 			msg = msg[:1024]
@@ -240,6 +247,15 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		opts = append(opts, oci.WithTTY)
 	}
 	return opts, nil
+}
+
+// logURI makes the shim run the agent's binary as the container's CRI log
+// writer, or, without one (tests), append raw output to the file.
+func (w *worker) logURI(path string) (*url.URL, error) {
+	if w.p.cfg.LogDriver == "" {
+		return &url.URL{Scheme: "file", Path: path}, nil
+	}
+	return crilog.DriverConfig{Path: path, MaxSize: w.p.cfg.LogMaxSize, MaxFiles: w.p.cfg.LogMaxFiles}.URI(w.p.cfg.LogDriver)
 }
 
 func (w *worker) logPath(name string, attempt int) string {

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	logruslogger "github.com/virtual-kubelet/virtual-kubelet/log/logrus"
+	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/vk-containerd/vk-containerd/agent"
 	"github.com/vk-containerd/vk-containerd/containerd"
@@ -52,6 +53,8 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringSliceVar(&c.ClusterDNS, "cluster-dns", nil, "DNS server IPs for pods with dnsPolicy ClusterFirst, comma separated.")
 	fs.StringVar(&c.ClusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain.")
 	fs.StringVar(&c.ResolvConf, "resolv-conf", "/etc/resolv.conf", "The host's resolv.conf, used by pods with dnsPolicy Default.")
+	logMaxSize := fs.String("container-log-max-size", "10Mi", "Size at which a container's log file is rotated.")
+	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", 5, "Log files kept per container, the current one included.")
 	fs.IntVar(&c.PodWorkers, "pod-sync-workers", 10, "Pods the pod controller handles at once.")
 	fs.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity: 0 info, 4 and more debug.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
@@ -67,6 +70,11 @@ func parseFlags(args []string) (*options, error) {
 		}
 	}
 	c.NodeLabels = labels
+	q, err := resource.ParseQuantity(*logMaxSize)
+	if err != nil || q.Value() <= 0 {
+		return nil, fmt.Errorf("--container-log-max-size %q is not a positive size (like 10Mi)", *logMaxSize)
+	}
+	c.ContainerLogMaxSize = q.Value()
 	return o, nil
 }
 

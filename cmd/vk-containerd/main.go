@@ -14,10 +14,16 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vk-containerd/vk-containerd/agent"
+	"github.com/vk-containerd/vk-containerd/crilog"
 	"github.com/vk-containerd/vk-containerd/version"
 )
 
 func main() {
+	// The shim runs this binary as the log driver of each container.
+	if len(os.Args) == 3 && os.Args[1] == crilog.DriverArg {
+		crilog.RunDriver(os.Args[2])
+		return
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

@@ -1,0 +1,182 @@
+package crilog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"time"
+)
+
+// Options select what ReadLogs returns, as `kubectl logs` asks.
+type Options struct {
+	Tail       int // last N lines; < 0: all
+	LimitBytes int64
+	Timestamps bool
+	Since      time.Time // zero: from the start
+	Follow     bool
+}
+
+// Record is one parsed log line.
+type Record struct {
+	Time    time.Time
+	Stream  string
+	Partial bool
+	Line    []byte
+}
+
+// ParseRecord parses one line of a CRI log file (without its newline).
+func ParseRecord(line []byte) (Record, error) {
+	fields := bytes.SplitN(line, []byte(" "), 4)
+	if len(fields) < 3 {
+		return Record{}, errors.New("malformed CRI log record")
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(fields[0]))
+	if err != nil {
+		return Record{}, err
+	}
+	r := Record{Time: t, Stream: string(fields[1]), Partial: string(fields[2]) == "P"}
+	if len(fields) == 4 {
+		r.Line = fields[3]
+	}
+	return r, nil
+}
+
+// ReadLogs writes the logs in path (and its rotated files) to out. With
+// Follow it keeps reading new records until done reports true and the file
+// has no more, or ctx ends.
+func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, done func() bool) error {
+	files, _ := Rotated(path)
+	files = append(files, path)
+	var lines [][]byte
+	var last *os.File
+	var lastReader *bufio.Reader
+	for i, p := range files {
+		f, err := os.Open(p)
+		if err != nil {
+			if os.IsNotExist(err) {
+				continue
+			}
+			return err
+		}
+		br := bufio.NewReader(f)
+		for {
+			l, err := br.ReadBytes('\n')
+			if len(l) > 0 && l[len(l)-1] == '\n' {
+				lines = append(lines, l[:len(l)-1])
+			} else if len(l) > 0 {
+				// A half-written record: leave it for follow to read again.
+				if _, serr := f.Seek(-int64(len(l)), io.SeekCurrent); serr == nil {
+					br.Reset(f)
+				}
+				break
+			}
+			if err != nil {
+				break
+			}
+		}
+		if i == len(files)-1 {
+			last, lastReader = f, br
+		} else {
+			f.Close()
+		}
+	}
+	if last != nil {
+		defer last.Close()
+	}
+	if opts.Tail >= 0 && len(lines) > opts.Tail {
+		lines = lines[len(lines)-opts.Tail:]
+	}
+	lw := &limitWriter{w: out, limited: opts.LimitBytes > 0, left: opts.LimitBytes}
+	for _, l := range lines {
+		if err := emit(lw, l, opts); err != nil {
+			return err
+		}
+	}
+	if !opts.Follow || last == nil {
+		return nil
+	}
+	var pending []byte
+	for {
+		l, err := lastReader.ReadBytes('\n')
+		pending = append(pending, l...)
+		if len(pending) > 0 && pending[len(pending)-1] == '\n' {
+			if err := emit(lw, pending[:len(pending)-1], opts); err != nil {
+				return err
+			}
+			pending = nil
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return err
+		}
+		if done() {
+			// One more pass catches what was written just before the exit.
+			if rest, _ := io.ReadAll(lastReader); len(rest) > 0 {
+				pending = append(pending, rest...)
+				continue
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// emit writes one record's content (with its timestamp if asked); partial
+// records are joined to the next one without a newline.
+func emit(w io.Writer, line []byte, opts Options) error {
+	r, err := ParseRecord(line)
+	if err != nil {
+		return nil // skip what is not a record
+	}
+	if !opts.Since.IsZero() && r.Time.Before(opts.Since) {
+		return nil
+	}
+	var buf bytes.Buffer
+	if opts.Timestamps {
+		buf.WriteString(r.Time.Format(time.RFC3339Nano))
+		buf.WriteByte(' ')
+	}
+	buf.Write(r.Line)
+	if !r.Partial {
+		buf.WriteByte('\n')
+	}
+	_, err = w.Write(buf.Bytes())
+	return err
+}
+
+// errLimit ends reading once --limit-bytes is reached.
+var errLimit = errors.New("log byte limit reached")
+
+type limitWriter struct {
+	w       io.Writer
+	limited bool
+	left    int64
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if !l.limited {
+		return l.w.Write(p)
+	}
+	if l.left <= 0 {
+		return 0, errLimit
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.w.Write(p)
+	l.left -= int64(n)
+	if err == nil && l.left <= 0 {
+		return n, errLimit
+	}
+	return n, err
+}
+
+// IsLimit reports whether err only says that --limit-bytes was reached.
+func IsLimit(err error) bool { return errors.Is(err, errLimit) }

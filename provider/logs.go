@@ -1,0 +1,98 @@
+package provider
+
+import (
+	"context"
+	"io"
+	"sort"
+	"time"
+
+	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
+	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/crilog"
+)
+
+// GetContainerLogs streams a container's log, as `kubectl logs` asks for it.
+// It reads containerd (not the worker's records) to find the attempt, so it
+// never races the pod's worker.
+func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, containerName string, opts api.ContainerLogOpts) (io.ReadCloser, error) {
+	w := p.worker(namespace, podName)
+	if w == nil {
+		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
+	}
+	if !w.hasContainer(containerName) {
+		return nil, errdefs.InvalidInputf("container %q is not valid for pod %q", containerName, podName)
+	}
+	cs, err := p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
+	if err != nil {
+		return nil, err
+	}
+	var attempts []containerd.ContainerStatus
+	for _, c := range cs {
+		if c.Labels[containerd.LabelContainerName] == containerName {
+			attempts = append(attempts, c)
+		}
+	}
+	sort.Slice(attempts, func(i, j int) bool {
+		return containerd.Attempt(attempts[i].Labels) > containerd.Attempt(attempts[j].Labels)
+	})
+	pick := 0
+	if opts.Previous {
+		pick = 1
+	}
+	if len(attempts) <= pick {
+		if opts.Previous {
+			return nil, errdefs.InvalidInputf("previous terminated container %q in pod %q not found", containerName, podName)
+		}
+		return nil, errdefs.InvalidInputf("container %q in pod %q is waiting to start: %s", containerName, podName, w.waitingReasonOf(containerName))
+	}
+	c := attempts[pick]
+	path := w.logPath(containerName, containerd.Attempt(c.Labels))
+	ro := crilog.Options{Tail: -1, LimitBytes: int64(opts.LimitBytes), Timestamps: opts.Timestamps, Follow: opts.Follow && pick == 0}
+	if opts.Tail > 0 {
+		ro.Tail = opts.Tail
+	}
+	switch {
+	case !opts.SinceTime.IsZero():
+		ro.Since = opts.SinceTime
+	case opts.SinceSeconds > 0:
+		ro.Since = time.Now().Add(-time.Duration(opts.SinceSeconds) * time.Second)
+	}
+	exited := func() bool {
+		st, err := p.cfg.Runtime.Status(ctx, c.ID)
+		return err != nil || st.State != containerd.StateRunning
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		err := crilog.ReadLogs(ctx, path, ro, pw, exited)
+		if crilog.IsLimit(err) {
+			err = nil
+		}
+		pw.CloseWithError(err)
+	}()
+	return pr, nil
+}
+
+func (w *worker) hasContainer(name string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range append(append(w.pod.Spec.InitContainers[:0:0], w.pod.Spec.InitContainers...), w.pod.Spec.Containers...) {
+		if c.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// waitingReasonOf reads a container's waiting reason from the last status.
+func (w *worker) waitingReasonOf(name string) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, cs := range append(append(w.status.InitContainerStatuses[:0:0], w.status.InitContainerStatuses...), w.status.ContainerStatuses...) {
+		if cs.Name == name && cs.State.Waiting != nil {
+			return cs.State.Waiting.Reason
+		}
+	}
+	return ReasonContainerCreating
+}
