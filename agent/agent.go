@@ -167,10 +167,12 @@ func Run(ctx context.Context, cfg Config) error {
 		NodeName:     cfg.NodeName,
 		Client:       client,
 		Pods: api.PodHandlerConfig{
-			GetPods:          pods.GetPods,
-			GetContainerLogs: pods.GetContainerLogs,
-			RunInContainer:   pods.RunInContainer,
-			PortForward:      pods.PortForward,
+			GetPods:            pods.GetPods,
+			GetContainerLogs:   pods.GetContainerLogs,
+			RunInContainer:     pods.RunInContainer,
+			PortForward:        pods.PortForward,
+			GetStatsSummary:    pods.GetStatsSummary,
+			GetMetricsResource: pods.GetMetricsResource,
 			GetPodsFromKubernetes: func(context.Context) ([]*corev1.Pod, error) {
 				return podInformer.Lister().List(labels.Everything())
 			},

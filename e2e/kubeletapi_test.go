@@ -55,7 +55,14 @@ func TestKubectlLogs(t *testing.T) {
 		return containerStatus(p, "main").RestartCount >= 1
 	})
 	out, errOut, code := kubectl(t, "", "-n", ns, "logs", "talker", "--previous")
-	if code != 0 || !strings.Contains(out, "line-1\nline-2\nline-3\nline-4\nline-5\n") || !strings.Contains(out, "oops") || !strings.Contains(out, "done") {
+	// stdout and stderr are separate streams: their lines may interleave.
+	var stdoutLines []string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "line-") {
+			stdoutLines = append(stdoutLines, l)
+		}
+	}
+	if code != 0 || strings.Join(stdoutLines, ",") != "line-1,line-2,line-3,line-4,line-5" || !strings.Contains(out, "oops") || !strings.Contains(out, "done") {
 		t.Fatalf("logs --previous: %q %q (exit %d)", out, errOut, code)
 	}
 	out, _, _ = kubectl(t, "", "-n", ns, "logs", "talker", "--previous", "--tail=1")

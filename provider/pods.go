@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -43,6 +44,8 @@ type PodsConfig struct {
 	LogDriver   string
 	LogMaxSize  int64
 	LogMaxFiles int
+	// BootTime is when the node started, for /stats/summary.
+	BootTime time.Time
 }
 
 // Pods realizes the pods bound to the node. It implements

@@ -1,0 +1,88 @@
+package containerd
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+
+	cg1 "github.com/containerd/cgroups/v3/cgroup1/stats"
+	cg2 "github.com/containerd/cgroups/v3/cgroup2/stats"
+	tasks "github.com/containerd/containerd/api/services/tasks/v1"
+	"github.com/containerd/typeurl/v2"
+)
+
+// TaskUsage is what a task's cgroup counts.
+type TaskUsage struct {
+	CPUNanos           uint64
+	MemoryUsage        uint64
+	MemoryInactiveFile uint64
+}
+
+// TaskUsages returns the cgroup usage of every task in the namespace, by
+// container id, in one request.
+func (r *Runtime) TaskUsages(ctx context.Context) (map[string]TaskUsage, error) {
+	resp, err := r.client.TaskService().Metrics(ctx, &tasks.MetricsRequest{})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]TaskUsage, len(resp.Metrics))
+	for _, m := range resp.Metrics {
+		if m.Data == nil {
+			continue
+		}
+		v, err := typeurl.UnmarshalAny(m.Data)
+		if err != nil {
+			return nil, fmt.Errorf("metrics of %s: %w", m.ID, err)
+		}
+		switch s := v.(type) {
+		case *cg1.Metrics:
+			u := TaskUsage{}
+			if s.CPU != nil && s.CPU.Usage != nil {
+				u.CPUNanos = s.CPU.Usage.Total
+			}
+			if s.Memory != nil {
+				u.MemoryInactiveFile = s.Memory.TotalInactiveFile
+				if s.Memory.Usage != nil {
+					u.MemoryUsage = s.Memory.Usage.Usage
+				}
+			}
+			out[m.ID] = u
+		case *cg2.Metrics:
+			u := TaskUsage{}
+			if s.CPU != nil {
+				u.CPUNanos = s.CPU.UsageUsec * 1000
+			}
+			if s.Memory != nil {
+				u.MemoryUsage, u.MemoryInactiveFile = s.Memory.Usage, s.Memory.InactiveFile
+			}
+			out[m.ID] = u
+		}
+	}
+	return out, nil
+}
+
+// ContainerLabels returns the labels of every container in the namespace, by
+// id, in one request.
+func (r *Runtime) ContainerLabels(ctx context.Context) (map[string]map[string]string, error) {
+	cs, err := r.client.Containers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]map[string]string, len(cs))
+	for _, c := range cs {
+		info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
+		if err != nil {
+			continue
+		}
+		out[c.ID()] = info.Labels
+	}
+	return out, nil
+}
+
+// StartedAt returns the start time the agent recorded on a container.
+func StartedAt(labels map[string]string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, labels[labelStartedAt])
+	return t
+}

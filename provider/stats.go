@@ -1,0 +1,63 @@
+package provider
+
+import (
+	"context"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
+
+	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/stats"
+)
+
+// cgroupRoot is where the host's cgroup hierarchies are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// sample measures the node and every running container: two requests to
+// containerd, whatever the number of pods.
+func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
+	usages, err := p.cfg.Runtime.TaskUsages(ctx)
+	if err != nil {
+		return stats.Sample{}, err
+	}
+	labels, err := p.cfg.Runtime.ContainerLabels(ctx)
+	if err != nil {
+		return stats.Sample{}, err
+	}
+	node, err := stats.NodeUsage(cgroupRoot)
+	if err != nil {
+		return stats.Sample{}, err
+	}
+	s := stats.Sample{Time: time.Now(), NodeName: p.cfg.NodeName, NodeStartTime: p.cfg.BootTime, Node: node}
+	for id, u := range usages {
+		l, ok := labels[id]
+		if !ok || l[containerd.LabelPodUID] == "" {
+			continue
+		}
+		s.Containers = append(s.Containers, stats.Container{
+			Namespace: l[containerd.LabelPodNamespace], Pod: l[containerd.LabelPodName], PodUID: l[containerd.LabelPodUID],
+			Name: l[containerd.LabelContainerName], StartTime: containerd.StartedAt(l),
+			Usage: stats.Usage{CPUNanos: u.CPUNanos, MemoryUsage: u.MemoryUsage, MemoryWorkingSet: stats.WorkingSet(u.MemoryUsage, u.MemoryInactiveFile)},
+		})
+	}
+	return s, nil
+}
+
+// GetStatsSummary serves /stats/summary.
+func (p *Pods) GetStatsSummary(ctx context.Context) (*statsv1alpha1.Summary, error) {
+	s, err := p.sample(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stats.Summary(s), nil
+}
+
+// GetMetricsResource serves /metrics/resource.
+func (p *Pods) GetMetricsResource(ctx context.Context) ([]*dto.MetricFamily, error) {
+	s, err := p.sample(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return stats.MetricFamilies(s), nil
+}

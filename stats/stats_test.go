@@ -1,0 +1,136 @@
+package stats
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+func sample() Sample {
+	start := time.Unix(1700000000, 0)
+	return Sample{
+		Time: time.Unix(1700000100, 0), NodeName: "n1",
+		Node: Usage{CPUNanos: 5e9, MemoryUsage: 300, MemoryWorkingSet: 200},
+		Containers: []Container{
+			{Namespace: "ns", Pod: "p", PodUID: "u1", Name: "a", StartTime: start, Usage: Usage{CPUNanos: 2e9, MemoryUsage: 20, MemoryWorkingSet: 10}},
+			{Namespace: "ns", Pod: "p", PodUID: "u1", Name: "b", StartTime: start, Usage: Usage{CPUNanos: 1e9, MemoryUsage: 8, MemoryWorkingSet: 5}},
+			{Namespace: "ns", Pod: "idle", PodUID: "u2", Name: "c", StartTime: start},
+		},
+	}
+}
+
+// TestMetricFamiliesParseAsMetricsServerReads encodes /metrics/resource as
+// the kubelet API does (Prometheus text) and parses it back with the text
+// parser, checking the names and labels metrics-server looks up.
+func TestMetricFamiliesParseAsMetricsServerReads(t *testing.T) {
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, mf := range MetricFamilies(sample()) {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(buf.String()))
+	if err != nil {
+		t.Fatalf("parse: %v\n%s", err, buf.String())
+	}
+	value := func(name string, labels map[string]string) (float64, bool) {
+		f, ok := fams[name]
+		if !ok {
+			return 0, false
+		}
+	next:
+		for _, m := range f.Metric {
+			got := map[string]string{}
+			for _, l := range m.Label {
+				got[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if got[k] != v {
+					continue next
+				}
+			}
+			if len(got) != len(labels) {
+				continue
+			}
+			if m.TimestampMs == nil || *m.TimestampMs != 1700000100000 {
+				t.Errorf("%s: timestamp %v", name, m.TimestampMs)
+			}
+			if m.Counter != nil {
+				return m.Counter.GetValue(), true
+			}
+			return m.Gauge.GetValue(), true
+		}
+		return 0, false
+	}
+	cases := []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"node_cpu_usage_seconds_total", nil, 5},
+		{"node_memory_working_set_bytes", nil, 200},
+		{"container_cpu_usage_seconds_total", map[string]string{"container": "a", "pod": "p", "namespace": "ns"}, 2},
+		{"container_memory_working_set_bytes", map[string]string{"container": "b", "pod": "p", "namespace": "ns"}, 5},
+		{"container_start_time_seconds", map[string]string{"container": "a", "pod": "p", "namespace": "ns"}, 1700000000},
+		{"pod_cpu_usage_seconds_total", map[string]string{"pod": "p", "namespace": "ns"}, 3},
+		{"pod_memory_working_set_bytes", map[string]string{"pod": "p", "namespace": "ns"}, 15},
+	}
+	for _, tc := range cases {
+		got, ok := value(tc.name, tc.labels)
+		if !ok || got != tc.want {
+			t.Errorf("%s%v = %v (found %v), want %v", tc.name, tc.labels, got, ok, tc.want)
+		}
+	}
+	// metrics-server drops zero samples; none are written.
+	if _, ok := value("container_cpu_usage_seconds_total", map[string]string{"container": "c", "pod": "idle", "namespace": "ns"}); ok {
+		t.Error("a zero cpu sample was written")
+	}
+}
+
+func TestSummary(t *testing.T) {
+	s := Summary(sample())
+	if s.Node.NodeName != "n1" || *s.Node.CPU.UsageCoreNanoSeconds != 5e9 || *s.Node.Memory.WorkingSetBytes != 200 {
+		t.Fatalf("node stats %+v", s.Node)
+	}
+	if len(s.Pods) != 2 || len(s.Pods[0].Containers) != 2 {
+		t.Fatalf("pods %+v", s.Pods)
+	}
+	p := s.Pods[0]
+	if p.PodRef.UID != "u1" || *p.CPU.UsageCoreNanoSeconds != 3e9 || *p.Memory.WorkingSetBytes != 15 {
+		t.Fatalf("pod totals %+v cpu %d mem %d", p.PodRef, *p.CPU.UsageCoreNanoSeconds, *p.Memory.WorkingSetBytes)
+	}
+}
+
+func TestNodeUsageCgroupV1(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel, data string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("cpuacct/cpuacct.usage", "123456789\n")
+	write("memory/memory.usage_in_bytes", "1000\n")
+	write("memory/memory.stat", "cache 5\ntotal_inactive_file 300\n")
+	u, err := NodeUsage(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.CPUNanos != 123456789 || u.MemoryUsage != 1000 || u.MemoryWorkingSet != 700 {
+		t.Fatalf("usage %+v", u)
+	}
+	if WorkingSet(10, 20) != 0 {
+		t.Fatal("working set below zero")
+	}
+}
