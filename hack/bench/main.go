@@ -51,6 +51,7 @@ func main() {
 	pidFile := flag.String("agent-pid-file", "", "pid file of the node agent, for CPU and RSS")
 	idle := flag.Duration("idle", 10*time.Second, "how long to sample idle CPU with the pods running")
 	out := flag.String("out", "bench.json", "JSON output file")
+	pfMiB := flag.Int("port-forward-mib", 100, "MiB to read through port-forward and from the pod IP (0: skip)")
 	flag.Parse()
 
 	cfg, err := clientcmd.BuildConfigFromFlags("", *kc)
@@ -70,9 +71,16 @@ func main() {
 		results = append(results, r)
 	}
 	printTable(results)
-	data, err := json.MarshalIndent(map[string]interface{}{
+	report := map[string]interface{}{
 		"node": *node, "image": *image, "time": time.Now().UTC().Format(time.RFC3339), "results": results,
-	}, "", "  ")
+	}
+	if *pfMiB > 0 {
+		t := measurePortForward(ctx, cfg, cs, ns, *node, *image, *pfMiB)
+		fmt.Printf("port-forward: %d MiB in %.2fs (%.1f MB/s); direct to the pod IP: %.2fs (%.1f MB/s)\n",
+			t.Bytes>>20, t.PortForwardSeconds, t.PortForwardMBPerSec, t.DirectToPodIPSeconds, t.DirectMBPerSec)
+		report["port_forward"] = t
+	}
+	data, err := json.MarshalIndent(report, "", "  ")
 	check(err)
 	check(os.WriteFile(*out, append(data, '\n'), 0o644))
 	fmt.Printf("wrote %s\n", *out)
