@@ -19,8 +19,6 @@ const (
 	LabelContainerKind = labelPrefix + "container.kind"
 	// LabelAttempt counts the container's restarts, from 0.
 	LabelAttempt = labelPrefix + "container.attempt"
-	// LabelSpecHash is a hash of the container's spec in the pod.
-	LabelSpecHash = labelPrefix + "container.spec-hash"
 	// LabelShimGroup, as an OCI spec annotation, makes the runc shim run all
 	// containers of a pod in one shim process; as a label it records the group.
 	LabelShimGroup = "io.containerd.runc.v2.group"
