@@ -125,12 +125,13 @@ func TestAgentKilledDuringBurst(t *testing.T) {
 		}
 	}
 	wg.Wait()
+	start := time.Now()
 	control(t, "start", "vk-containerd")
 	ids := map[string]string{}
 	var uids []string
 	for i := 0; i < n; i++ {
 		name := fmt.Sprintf("burst-%02d", i)
-		p := waitPod(t, ns, name, 90*time.Second, "Running after the agent came back", isRunningReady)
+		p := waitPod(t, ns, name, 150*time.Second, "Running after the agent came back", isRunningReady)
 		uids = append(uids, string(p.UID))
 		cs := containerStatus(p, "main")
 		if cs.RestartCount != 0 {
@@ -138,7 +139,9 @@ func TestAgentKilledDuringBurst(t *testing.T) {
 		}
 		ids[name] = cs.ContainerID
 	}
+	t.Logf("all %d pods Running %s after the agent came back", n, time.Since(start).Round(time.Millisecond))
 	// A second restart adopts the running containers instead of recreating them.
+	start = time.Now()
 	control(t, "restart", "vk-containerd")
 	time.Sleep(3 * time.Second)
 	for name, id := range ids {
@@ -147,6 +150,8 @@ func TestAgentKilledDuringBurst(t *testing.T) {
 			t.Errorf("%s: container %s (restarts %d) after agent restart, was %s", name, cs.ContainerID, cs.RestartCount, id)
 		}
 	}
+	t.Logf("containers adopted after a second restart, checked in %s", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
 	zero := int64(0)
 	for name := range ids {
 		deletePodAndWait(t, ns, name, &zero, 30*time.Second)
@@ -154,6 +159,7 @@ func TestAgentKilledDuringBurst(t *testing.T) {
 	eventually(t, 30*time.Second, "nothing of the burst's pods left on the node", func(context.Context) (bool, error) {
 		return controlOK(append([]string{"check-clean"}, uids...)...), nil
 	})
+	t.Logf("deleted and cleaned in %s", time.Since(start).Round(time.Millisecond))
 }
 
 // TestPodDeletedWhileAgentDown deletes a pod while the agent is stopped; when

@@ -203,3 +203,25 @@ func TestRestartPolicies(t *testing.T) {
 		}
 	}
 }
+
+func TestImageChangeReplacesContainer(t *testing.T) {
+	ns := testNamespace(t)
+	createPod(t, ns, podSpec("upgrade", busybox, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"))
+	before := containerStatus(waitPod(t, ns, "upgrade", 60*time.Second, "Running", isRunningReady), "main")
+	newImage := envOr("VKC_E2E_BUSYBOX_B", "127.0.0.1:5000/busybox:1.35-b")
+	p, err := client.CoreV1().Pods(ns).Get(context.Background(), "upgrade", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.Containers[0].Image = newImage
+	if _, err := client.CoreV1().Pods(ns).Update(context.Background(), p, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	after := containerStatus(waitPod(t, ns, "upgrade", 60*time.Second, "running the new image", func(p *corev1.Pod) bool {
+		cs := containerStatus(p, "main")
+		return cs.Image == newImage && cs.State.Running != nil && cs.ContainerID != before.ContainerID
+	}), "main")
+	if after.RestartCount != before.RestartCount+1 {
+		t.Errorf("restartCount %d after the image change, want %d", after.RestartCount, before.RestartCount+1)
+	}
+}

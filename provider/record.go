@@ -3,6 +3,7 @@ package provider
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -27,7 +28,17 @@ const (
 	labelRestartDelay = "io.vk-containerd.container.restart-delay"
 	// labelStartError holds why the task could not start (the kubelet's StartError).
 	labelStartError = "io.vk-containerd.container.start-error"
+	// labelSpecHash is a hash of the container's spec; when the pod's spec
+	// changes (a new image), the running container is replaced.
+	labelSpecHash = "io.vk-containerd.container.spec-hash"
 )
+
+// specHash hashes a container's spec as given in the pod.
+func specHash(c *corev1.Container) string {
+	data, _ := json.Marshal(c)
+	h := sha256.Sum256(data)
+	return hex.EncodeToString(h[:8])
+}
 
 // containerID names the containerd container of one attempt of a pod's
 // container. It starts with the pod UID, so an exit event leads to its pod.

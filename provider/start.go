@@ -95,6 +95,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 		containerd.LabelAttempt:       strconv.Itoa(attempt),
 		containerd.LabelShimGroup:     string(pod.UID),
 		labelRestartDelay:             delay.String(),
+		labelSpecHash:                 specHash(c),
 	}
 	if err := w.p.cfg.Runtime.CreateContainer(ctx, id, img, labels, opts...); err != nil {
 		if errdefs.IsAlreadyExists(err) {

@@ -332,6 +332,19 @@ func (w *worker) step(ctx context.Context, pod *corev1.Pod, c *corev1.Container,
 	r := w.track(c.Name, kind)
 	if r.running() {
 		r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
+		if h, ok := r.current.Labels[labelSpecHash]; !ok || h == specHash(c) {
+			return
+		}
+		// The pod's spec of this container changed (a new image): replace
+		// the container with a new attempt, at once, as the kubelet does.
+		w.event(pod, corev1.EventTypeNormal, eventKilling, "Container %s definition changed, will be restarted", c.Name)
+		w.stopGroup(ctx, pod, []*tracked{r}, gracePeriod(pod))
+		if err := w.observe(ctx); err != nil {
+			return
+		}
+		if exited, _ := r.exited(); exited {
+			w.start(ctx, pod, c, r, r.attempt()+1, 0)
+		}
 		return
 	}
 	exited, code := r.exited()

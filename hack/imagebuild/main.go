@@ -2,6 +2,7 @@
 // and pushes them to a registry:
 //
 //	busybox:1.35     Debian's busybox-static, with /etc/passwd, /etc/group and /tmp; Cmd sh
+//	busybox:1.35-b   the same image under a second tag
 //	httpserver:v1    hack/images/httpserver, a static Go HTTP server and client
 package main
 
@@ -46,6 +47,8 @@ func main() {
 		log.Fatalf("imagebuild: busybox: %v", err)
 	}
 	push(*registry+"/busybox:1.35", bb)
+	// A second tag of the same image, for tests that change a pod's image.
+	push(*registry+"/busybox:1.35-b", bb)
 
 	hs, err := httpServerImage(*repo)
 	if err != nil {
