@@ -40,7 +40,7 @@ running() { local f=$RUN/$1.pid; [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/nul
 start() {
   local name=$1; shift
   if running "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
-  nohup "$@" >"$LOGS/$name.log" 2>&1 </dev/null &
+  nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
   echo $! >"$RUN/$name.pid"
 }
 
