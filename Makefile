@@ -38,6 +38,7 @@ unit:
 e2e:
 	KUBECONFIG=$${KUBECONFIG:-/var/lib/vk-containerd-local/kubeconfig} \
 	  VKC_E2E_CONTROL=$${VKC_E2E_CONTROL-$(CURDIR)/hack/cluster.sh ctl} \
+	  VKC_E2E_NO_SKIP=$${VKC_E2E_NO_SKIP-1} \
 	  VKC_E2E_KUBECTL=$${VKC_E2E_KUBECTL:-$$(hack/cluster.sh kubectl-path)} \
 	  $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...
 

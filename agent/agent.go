@@ -199,15 +199,13 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Pods deleted while the agent was down left containers and sandboxes
 	// that no pod of the node owns now.
-	known := func(uid types.UID) bool {
-		all, _ := podInformer.Lister().List(labels.Everything())
+	bound := map[types.UID]bool{}
+	if all, err := podInformer.Lister().List(labels.Everything()); err == nil {
 		for _, p := range all {
-			if p.UID == uid {
-				return true
-			}
+			bound[p.UID] = true
 		}
-		return false
 	}
+	known := func(uid types.UID) bool { return bound[uid] }
 	if err := pods.CollectOrphans(ctx, known); err != nil {
 		log.G(ctx).WithError(err).Warn("cleaning up after pods that are gone")
 	}

@@ -197,9 +197,7 @@ func TestKubectlPortForward(t *testing.T) {
 // open, anonymous requests are refused, and a token without RBAC for the
 // node's subresources is refused for exec, logs and port-forward paths.
 func TestKubeletAPIAuth(t *testing.T) {
-	if envOr("VKC_E2E_CONTROL", "") == "" {
-		t.Skip("not on the node: the kubelet API is reached at the node's address")
-	}
+	requireNode(t, "not on the node: the kubelet API is reached at the node's address")
 	ns := testNamespace(t)
 	base := fmt.Sprintf("https://%s:10250", nodeIP(t))
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}

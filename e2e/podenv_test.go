@@ -135,9 +135,7 @@ echo from-pod > /host/out
 		{Name: "cfg", MountPath: "/cfg"}, {Name: "sec", MountPath: "/sec"}, {Name: "scratch", MountPath: "/scratch"},
 		{Name: "host", MountPath: "/host"}, {Name: "info", MountPath: "/info"},
 	}
-	if envOr("VKC_E2E_CONTROL", "") == "" {
-		t.Skip("not on the node: the hostPath part needs the test to share the node's filesystem")
-	}
+	requireNode(t, "not on the node: the hostPath part needs the test to share the node's filesystem")
 	checkPod(t, ns, pod)
 	data, err := readFile(hostDir + "/out")
 	if err != nil || data != "from-pod\n" {
@@ -223,9 +221,7 @@ func TestManyContainersAndLongNames(t *testing.T) {
 }
 
 func TestHostNetworkPod(t *testing.T) {
-	if envOr("VKC_E2E_CONTROL", "") == "" {
-		t.Skip("not on the node: the test compares the pod's view with the node's")
-	}
+	requireNode(t, "not on the node: the test compares the pod's view with the node's")
 	ns := testNamespace(t)
 	host, err := readFile("/proc/sys/kernel/hostname")
 	if err != nil {

@@ -90,9 +90,7 @@ func TestTrafficBetweenPodsAndFromHost(t *testing.T) {
 	waitPod(t, ns, "client", 60*time.Second, "Succeeded (reached the server pod)", phaseIs(corev1.PodSucceeded))
 
 	// The node reaches its pods over the CNI bridge; this test runs on the node.
-	if control := envOr("VKC_E2E_CONTROL", ""); control == "" {
-		t.Skip("not on the node: host-to-pod traffic not checked")
-	}
+	requireNode(t, "not on the node: host-to-pod traffic not checked")
 	hc := &http.Client{Timeout: 5 * time.Second}
 	resp, err := hc.Get(url)
 	if err != nil {
@@ -106,9 +104,7 @@ func TestTrafficBetweenPodsAndFromHost(t *testing.T) {
 }
 
 func TestHostPort(t *testing.T) {
-	if envOr("VKC_E2E_CONTROL", "") == "" {
-		t.Skip("not on the node: hostPort is checked through the node's address")
-	}
+	requireNode(t, "not on the node: hostPort is checked through the node's address")
 	ns := testNamespace(t)
 	pod := podSpec("hostport", httpServer)
 	pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 8080, HostPort: 18080, Protocol: corev1.ProtocolTCP}}

@@ -78,31 +78,33 @@ func splitSubscript(path string) (base, key string, ok bool) {
 }
 
 func (r *resolver) podIPs() []string {
-	if len(r.facts.PodIPs) > 0 {
-		return r.facts.PodIPs
-	}
-	var ips []string
+	var status []string
 	for _, ip := range r.pod.Status.PodIPs {
-		ips = append(ips, ip.IP)
+		status = append(status, ip.IP)
 	}
-	if len(ips) == 0 && r.pod.Status.PodIP != "" {
-		ips = []string{r.pod.Status.PodIP}
-	}
-	return ips
+	return firstKnownIPs(r.facts.PodIPs, status, r.pod.Status.PodIP)
 }
 
 func (r *resolver) hostIPs() []string {
-	if len(r.facts.HostIPs) > 0 {
-		return r.facts.HostIPs
-	}
-	var ips []string
+	var status []string
 	for _, ip := range r.pod.Status.HostIPs {
-		ips = append(ips, ip.IP)
+		status = append(status, ip.IP)
 	}
-	if len(ips) == 0 && r.pod.Status.HostIP != "" {
-		ips = []string{r.pod.Status.HostIP}
+	return firstKnownIPs(r.facts.HostIPs, status, r.pod.Status.HostIP)
+}
+
+// firstKnownIPs prefers what the node knows, then the status list, then the
+// status' single address.
+func firstKnownIPs(facts, status []string, single string) []string {
+	switch {
+	case len(facts) > 0:
+		return facts
+	case len(status) > 0:
+		return status
+	case single != "":
+		return []string{single}
 	}
-	return ips
+	return nil
 }
 
 // resourceFieldRef returns a container's resource request or limit divided by
