@@ -48,7 +48,9 @@ func kubectl(t *testing.T, stdin string, args ...string) (string, string, int) {
 
 func TestKubectlLogs(t *testing.T) {
 	ns := testNamespace(t)
-	pod := podSpec("talker", busybox, "sh", "-c", `for i in 1 2 3 4 5; do echo line-$i; done; echo oops >&2; sleep 2; echo done; exit 1`)
+	// stderr is written after a pause: the two streams are copied apart, so
+	// only time orders them in the log.
+	pod := podSpec("talker", busybox, "sh", "-c", `for i in 1 2 3 4 5; do echo line-$i; done; sleep 0.5; echo oops >&2; sleep 2; echo done; exit 1`)
 	pod.Spec.RestartPolicy = corev1.RestartPolicyOnFailure
 	createPod(t, ns, pod)
 	waitPod(t, ns, "talker", 60*time.Second, "restarted once", func(p *corev1.Pod) bool {
