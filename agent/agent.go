@@ -170,6 +170,7 @@ func Run(ctx context.Context, cfg Config) error {
 			GetPods:            pods.GetPods,
 			GetContainerLogs:   pods.GetContainerLogs,
 			RunInContainer:     pods.RunInContainer,
+			AttachToContainer:  pods.AttachToContainer,
 			PortForward:        pods.PortForward,
 			GetStatsSummary:    pods.GetStatsSummary,
 			GetMetricsResource: pods.GetMetricsResource,

@@ -70,22 +70,32 @@ func (r *Runtime) CreateContainer(ctx context.Context, id string, img client.Ima
 // shim runs), so output is kept while the agent is down. It returns the
 // task's pid.
 func (r *Runtime) StartContainer(ctx context.Context, id string, logURI *url.URL) (uint32, error) {
-	c, err := r.client.LoadContainer(ctx, id)
+	task, err := r.startTask(ctx, id, cio.LogURI(logURI))
 	if err != nil {
 		return 0, err
 	}
-	task, err := c.NewTask(ctx, cio.LogURI(logURI))
+	return task.Pid(), nil
+}
+
+// startTask creates the container's task with the IO of ioc, starts it and
+// records the start time.
+func (r *Runtime) startTask(ctx context.Context, id string, ioc cio.Creator) (client.Task, error) {
+	c, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
-		return 0, err
+		return nil, err
+	}
+	task, err := c.NewTask(ctx, ioc)
+	if err != nil {
+		return nil, err
 	}
 	if err := task.Start(ctx); err != nil {
 		_, _ = task.Delete(ctx, client.WithProcessKill)
-		return 0, err
+		return nil, err
 	}
 	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
-		return task.Pid(), fmt.Errorf("record start time: %w", err)
+		return task, fmt.Errorf("record start time: %w", err)
 	}
-	return task.Pid(), nil
+	return task, nil
 }
 
 // Status reads one container's state from containerd.

@@ -17,6 +17,9 @@ type Options struct {
 	Timestamps bool
 	Since      time.Time // zero: from the start
 	Follow     bool
+	// Stderr, when set, receives the stderr records (attach keeps the two
+	// streams apart); otherwise both streams go to the same writer.
+	Stderr io.Writer
 }
 
 // Record is one parsed log line.
@@ -84,7 +87,7 @@ func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, don
 		}
 	}
 	if last != nil {
-		defer last.Close()
+		defer func() { last.Close() }()
 	}
 	if opts.Tail >= 0 && len(lines) > opts.Tail {
 		lines = lines[len(lines)-opts.Tail:]
@@ -112,6 +115,16 @@ func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, don
 		if err != nil && err != io.EOF {
 			return err
 		}
+		if len(pending) == 0 {
+			// The writer rotated the file: what is left of the old one has
+			// been read, so go on with the one written after it.
+			if f := nextFile(last, path); f != nil {
+				last.Close()
+				last = f
+				lastReader.Reset(f)
+				continue
+			}
+		}
 		if done() {
 			// One more pass catches what was written just before the exit.
 			if rest, _ := io.ReadAll(lastReader); len(rest) > 0 {
@@ -134,6 +147,9 @@ func emit(w io.Writer, line []byte, opts Options) error {
 	r, err := ParseRecord(line)
 	if err != nil {
 		return nil // skip what is not a record
+	}
+	if r.Stream == "stderr" && opts.Stderr != nil {
+		w = opts.Stderr
 	}
 	if !opts.Since.IsZero() && r.Time.Before(opts.Since) {
 		return nil
@@ -176,6 +192,32 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 		return n, errLimit
 	}
 	return n, err
+}
+
+// nextFile opens the file written after f, when the writer has rotated f
+// away from path; nil while f is still the current file.
+func nextFile(f *os.File, path string) *os.File {
+	open, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	if now, err := os.Stat(path); err != nil || os.SameFile(open, now) {
+		return nil
+	}
+	files, _ := Rotated(path)
+	files = append(files, path)
+	next := files[0] // f itself was removed: every file left is newer
+	for i, p := range files[:len(files)-1] {
+		if st, err := os.Stat(p); err == nil && os.SameFile(open, st) {
+			next = files[i+1]
+			break
+		}
+	}
+	n, err := os.Open(next)
+	if err != nil {
+		return nil
+	}
+	return n
 }
 
 // IsLimit reports whether err only says that --limit-bytes was reached.

@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -124,74 +125,193 @@ func TestKubectlExec(t *testing.T) {
 	}
 }
 
-func TestKubectlPortForward(t *testing.T) {
-	ns := testNamespace(t)
-	pod := podSpec("pf", busybox, "sh", "-c", "dd if=/dev/urandom of=/tmp/blob bs=1M count=20 2>/dev/null; sha256sum /tmp/blob | cut -c1-64 > /tmp/sum; trap 'exit 0' TERM; while true; do nc -l -p 9000 < /tmp/blob; done & wait")
-	createPod(t, ns, pod)
-	waitPod(t, ns, "pf", 60*time.Second, "Running", isRunningReady)
-	time.Sleep(2 * time.Second) // the blob is written
+// kubectlTTY runs kubectl under a pseudo-terminal of cols x rows (with
+// util-linux's script), feeding it input, and returns what the terminal showed.
+func kubectlTTY(t *testing.T, input string, cols, rows int, args ...string) string {
+	t.Helper()
+	line := fmt.Sprintf("stty cols %d rows %d; exec %s", cols, rows, envOr("VKC_E2E_KUBECTL", "kubectl"))
+	for _, a := range args {
+		line += " '" + a + "'"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "script", "-qec", line, "/dev/null")
+	cmd.Env = os.Environ()
+	cmd.Stdin = strings.NewReader(input)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("kubectl %v under a terminal: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+func TestKubectlExecTTY(t *testing.T) {
+	ns := testNamespace(t)
+	createPod(t, ns, podSpec("shell", busybox, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"))
+	waitPod(t, ns, "shell", 60*time.Second, "Running", isRunningReady)
+	out := kubectlTTY(t, "", 123, 45, "-n", ns, "exec", "-it", "shell", "--", "sh", "-c", "tty; stty size")
+	if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "45 123") {
+		t.Fatalf("exec -it: want a pty of 45 rows and 123 columns, the terminal showed %q", out)
+	}
+}
+
+func TestKubectlAttach(t *testing.T) {
+	ns := testNamespace(t)
+	pod := podSpec("attach", busybox, "sh", "-c", "for i in $(seq 1 30); do echo tick-$i; echo tock-$i >&2; sleep 0.3; done")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Spec.Containers = append(pod.Spec.Containers,
+		corev1.Container{Name: "reader", Image: busybox, Stdin: true, StdinOnce: true,
+			Command: []string{"sh", "-c", "while read l; do echo got:$l; done; echo input-closed"}},
+		corev1.Container{Name: "tty", Image: busybox, Stdin: true, TTY: true, Command: []string{"sh"}},
+	)
+	createPod(t, ns, pod)
+	waitPod(t, ns, "attach", 60*time.Second, "Running", isRunningReady)
+
+	// Input to a container without stdin, and a missing container, are refused.
+	if _, errOut, code := kubectl(t, "x\n", "-n", ns, "attach", "-i", "attach", "-c", "main"); code == 0 || !strings.Contains(errOut, "stdin") {
+		t.Errorf("attach -i to a container without stdin: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := kubectl(t, "", "-n", ns, "attach", "attach", "-c", "nope"); code == 0 || !strings.Contains(errOut, "nope") {
+		t.Errorf("attach to a missing container: exit %d, %q", code, errOut)
+	}
+	// Output from the moment of attach until the container exits, the two
+	// streams apart.
+	out, errOut, code := kubectl(t, "", "-n", ns, "attach", "attach", "-c", "main")
+	if code != 0 || !strings.HasSuffix(out, "tick-30\n") || !strings.Contains(errOut, "tock-30") || strings.Contains(out, "tock-") {
+		t.Errorf("attach: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// stdin: the input reaches the process; with stdinOnce its end closes
+	// the process's stdin.
+	out, errOut, code = kubectl(t, "one\ntwo\n", "-n", ns, "attach", "-i", "attach", "-c", "reader")
+	if code != 0 || !strings.Contains(out, "got:one\ngot:two\ninput-closed\n") {
+		t.Errorf("attach -i: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// A terminal of the client's size.
+	out = kubectlTTY(t, "stty size\necho $((6*7))\nexit\n", 123, 45, "-n", ns, "attach", "-it", "attach", "-c", "tty")
+	if !strings.Contains(out, "45 123") || !strings.Contains(out, "42") {
+		t.Errorf("attach -it: the terminal showed %q", out)
+	}
+}
+
+// portForward starts `kubectl port-forward pod/name` from free local ports
+// to the given pod ports and returns the local ports once the first listens.
+func portForward(t *testing.T, ns, name string, podPorts ...int) []int {
+	t.Helper()
+	var local []int
+	var args []string
+	for _, pp := range podPorts {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		local = append(local, l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		args = append(args, fmt.Sprintf("%d:%d", local[len(local)-1], pp))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, envOr("VKC_E2E_KUBECTL", "kubectl"), append([]string{"-n", ns, "port-forward", "pod/" + name}, args...)...)
+	cmd.Env = os.Environ()
+	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	cmd := exec.CommandContext(ctx, envOr("VKC_E2E_KUBECTL", "kubectl"), "-n", ns, "port-forward", "pod/pf", fmt.Sprintf("%d:9000", port), fmt.Sprintf("%d:9001", port+1))
-	cmd.Env = os.Environ()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var conn net.Conn
-	for i := 0; i < 50; i++ {
-		if conn, err = net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			break
+	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
+	// Wait for kubectl to say it listens: a test connection would reach a
+	// pod port that may not listen yet, and kubectl ends the whole forward
+	// on any failed connection.
+	listening := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		seen := 0
+		for sc.Scan() {
+			if strings.HasPrefix(sc.Text(), "Forwarding from 127.0.0.1:") {
+				if seen++; seen == len(podPorts) {
+					listening <- true
+				}
+			}
 		}
-		time.Sleep(200 * time.Millisecond)
+		listening <- false
+	}()
+	select {
+	case ok := <-listening:
+		if ok {
+			return local
+		}
+	case <-time.After(30 * time.Second):
 	}
+	t.Fatalf("port-forward to %s never listened", name)
+	return nil
+}
+
+// fetchSHA256 GETs url and returns the size and sha256 of the body.
+func fetchSHA256(url string) (int64, string, error) {
+	resp, err := http.Get(url)
 	if err != nil {
-		t.Fatalf("port-forward never listened: %v", err)
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, "", fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, conn)
-	conn.Close()
-	if err != nil || n != 20<<20 {
-		t.Fatalf("received %d bytes (%v), want %d", n, err, 20<<20)
+	n, err := io.Copy(h, resp.Body)
+	return n, fmt.Sprintf("%x", h.Sum(nil)), err
+}
+
+func TestKubectlPortForward(t *testing.T) {
+	const size = 100 << 20
+	ns := testNamespace(t)
+	// busybox httpd serves a 100 MiB random blob and its sha256, to many
+	// clients at once.
+	pod := podSpec("pf", busybox, "sh", "-c", "mkdir /www && dd if=/dev/urandom of=/www/blob bs=1M count=100 2>/dev/null && sha256sum /www/blob | cut -c1-64 > /www/sum && exec httpd -f -p 9000 -h /www")
+	createPod(t, ns, pod)
+	waitPod(t, ns, "pf", 60*time.Second, "Running", isRunningReady)
+
+	// Forward only once the server answers inside the pod: kubectl ends a
+	// forward whose first connection is refused.
+	var want string
+	eventually(t, 60*time.Second, "the blob server", func(context.Context) (bool, error) {
+		out, _, code := kubectl(t, "", "-n", ns, "exec", "pf", "--", "wget", "-qO-", "http://127.0.0.1:9000/sum")
+		want = strings.TrimSpace(out)
+		return code == 0 && len(want) == 64, nil
+	})
+	ports := portForward(t, ns, "pf", 9000, 9001)
+	base := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
+	// Four 100 MiB transfers at once arrive intact.
+	type result struct {
+		n   int64
+		sum string
+		err error
 	}
-	out, _, _ := kubectl(t, "", "-n", ns, "exec", "pf", "--", "cat", "/tmp/sum")
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != strings.TrimSpace(out) {
-		t.Fatalf("sha256 through port-forward %s, in the pod %s", got, strings.TrimSpace(out))
+	results := make(chan result, 4)
+	for range 4 {
+		go func() {
+			n, sum, err := fetchSHA256(base + "/blob")
+			results <- result{n, sum, err}
+		}()
 	}
-	// A connection to a port nothing listens on fails; the node keeps
-	// serving the pod's other ports (the blob server answers again).
-	if bad, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port+1)); err == nil {
-		_, _ = io.Copy(io.Discard, bad)
+	for range 4 {
+		r := <-results
+		if r.err != nil || r.n != size || r.sum != want {
+			t.Fatalf("concurrent transfer: %d bytes, sha256 %s, error %v; want %d bytes, %s", r.n, r.sum, r.err, size, want)
+		}
+	}
+	// A connection to a port nothing listens on fails. kubectl then ends
+	// the whole forward ("lost connection to pod"), so the node's side is
+	// checked with a new forward to the same pod.
+	if bad, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", ports[1])); err == nil {
+		_ = bad.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if n, _ := io.Copy(io.Discard, bad); n != 0 {
+			t.Errorf("a forward to a closed pod port returned %d bytes", n)
+		}
 		bad.Close()
 	}
-	cancel()
-	_ = cmd.Wait()
-	ctx2, cancel2 := context.WithCancel(context.Background())
-	defer cancel2()
-	cmd2 := exec.CommandContext(ctx2, envOr("VKC_E2E_KUBECTL", "kubectl"), "-n", ns, "port-forward", "pod/pf", fmt.Sprintf("%d:9000", port))
-	cmd2.Env = os.Environ()
-	if err := cmd2.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel2(); _ = cmd2.Wait() }()
-	var n2 int64
-	for i := 0; i < 50 && n2 == 0; i++ {
-		if c2, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
-			n2, _ = io.Copy(io.Discard, c2)
-			c2.Close()
-		}
-		if n2 == 0 {
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	if n2 != 20<<20 {
-		t.Fatalf("after a failed connection, a new forward received %d bytes, want %d", n2, 20<<20)
+	ports = portForward(t, ns, "pf", 9000)
+	if n, sum, err := fetchSHA256(fmt.Sprintf("http://127.0.0.1:%d/blob", ports[0])); err != nil || n != size || sum != want {
+		t.Fatalf("after a refused port, a new forward received %d bytes (sha256 %s, %v)", n, sum, err)
 	}
 }
 

@@ -49,21 +49,27 @@ func (p *Pods) RunInContainer(ctx context.Context, namespace, podName, container
 
 // runningContainer finds the containerd id of a running container of a pod.
 func (p *Pods) runningContainer(ctx context.Context, namespace, podName, containerName string) (string, error) {
+	c, err := p.runningContainerStatus(ctx, namespace, podName, containerName)
+	return c.ID, err
+}
+
+// runningContainerStatus finds the running attempt of a container of a pod.
+func (p *Pods) runningContainerStatus(ctx context.Context, namespace, podName, containerName string) (containerd.ContainerStatus, error) {
 	w := p.worker(namespace, podName)
 	if w == nil {
-		return "", errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
+		return containerd.ContainerStatus{}, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
-	if !w.hasContainer(containerName) {
-		return "", errdefs.NotFoundf("container %q not found in pod %s/%s", containerName, namespace, podName)
+	if w.containerSpec(containerName) == nil {
+		return containerd.ContainerStatus{}, errdefs.NotFoundf("container %q not found in pod %s/%s", containerName, namespace, podName)
 	}
 	cs, err := p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
 	if err != nil {
-		return "", err
+		return containerd.ContainerStatus{}, err
 	}
 	for _, c := range cs {
 		if c.Labels[containerd.LabelContainerName] == containerName && c.State == containerd.StateRunning {
-			return c.ID, nil
+			return c, nil
 		}
 	}
-	return "", errdefs.InvalidInputf("container %q in pod %s/%s is not running", containerName, namespace, podName)
+	return containerd.ContainerStatus{}, errdefs.InvalidInputf("container %q in pod %s/%s is not running", containerName, namespace, podName)
 }

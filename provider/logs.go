@@ -8,6 +8,7 @@ import (
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/containerd"
 	"github.com/vk-containerd/vk-containerd/crilog"
@@ -21,7 +22,7 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 	if w == nil {
 		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
-	if !w.hasContainer(containerName) {
+	if w.containerSpec(containerName) == nil {
 		return nil, errdefs.InvalidInputf("container %q is not valid for pod %q", containerName, podName)
 	}
 	cs, err := p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
@@ -74,15 +75,18 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 	return pr, nil
 }
 
-func (w *worker) hasContainer(name string) bool {
+// containerSpec returns the spec of the pod's (init) container name, or nil.
+func (w *worker) containerSpec(name string) *corev1.Container {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, c := range append(append(w.pod.Spec.InitContainers[:0:0], w.pod.Spec.InitContainers...), w.pod.Spec.Containers...) {
-		if c.Name == name {
-			return true
+	for _, list := range [][]corev1.Container{w.pod.Spec.InitContainers, w.pod.Spec.Containers} {
+		for i := range list {
+			if list[i].Name == name {
+				return list[i].DeepCopy()
+			}
 		}
 	}
-	return false
+	return nil
 }
 
 // waitingReasonOf reads a container's waiting reason from the last status.

@@ -60,6 +60,8 @@ type Pods struct {
 	workers map[types.UID]*worker
 	byName  map[string]types.UID
 	notify  func(*corev1.Pod)
+
+	streams streamSet // stdin of containers with `stdin: true`
 }
 
 var (

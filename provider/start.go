@@ -52,12 +52,7 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 		return
 	}
 	log.G(ctx).WithField("container", c.Name).WithField("took", time.Since(t0)).Debug("created")
-	logURI, err := w.logURI(logPath)
-	if err != nil {
-		r.waitingReason, r.waitingMessage = ReasonRunContainerError, err.Error()
-		return
-	}
-	if _, err := w.p.cfg.Runtime.StartContainer(ctx, id, logURI); err != nil {
+	if err := w.startTask(ctx, c, id, logPath); err != nil {
 		msg := messageOf(err)
 		if len(msg) > 1024 {
 			msg = msg[:1024]
@@ -248,6 +243,21 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		opts = append(opts, oci.WithTTY)
 	}
 	return opts, nil
+}
+
+// startTask starts the container's process. Its output goes to a log
+// driver that the shim runs, unless it keeps stdin open: the shim cannot
+// pair a stdin with a log driver, so the agent holds such streams itself.
+func (w *worker) startTask(ctx context.Context, c *corev1.Container, id, logPath string) error {
+	if c.Stdin {
+		return w.startWithStreams(ctx, c, id, logPath)
+	}
+	logURI, err := w.logURI(logPath)
+	if err != nil {
+		return err
+	}
+	_, err = w.p.cfg.Runtime.StartContainer(ctx, id, logURI)
+	return err
 }
 
 // logURI makes the shim run the agent's binary as the container's CRI log

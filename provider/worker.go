@@ -224,6 +224,7 @@ func (w *worker) observe(ctx context.Context) error {
 		}
 		cur := list[0]
 		r.current, r.previous = &cur, nil
+		w.reattachStreams(ctx, cur)
 		if r.imageID == "" && w.p.cfg.Images != nil {
 			// An adopted container: name its image by digest, as at start.
 			if img, err := w.p.cfg.Images.Get(ctx, cur.Image); err == nil {
