@@ -102,6 +102,34 @@ func TestKubectlLogs(t *testing.T) {
 	}
 }
 
+// TestKubectlLogsLines: a 200 KB line, binary bytes, --since-time,
+// --all-containers and -c, read back through kubectl as written.
+func TestKubectlLogsLines(t *testing.T) {
+	ns := testNamespace(t)
+	pod := podSpec("lines", busybox, "sh", "-c", `head -c 200000 /dev/zero | tr '\0' x; echo; printf 'bin:\001\002\177\200\376\377\r.\n'; sleep 2; echo late; sleep 3600`)
+	pod.Spec.Containers = append(pod.Spec.Containers, corev1.Container{Name: "second", Image: busybox, Command: []string{"sh", "-c", "echo from-second; sleep 3600"}})
+	createPod(t, ns, pod)
+	waitPod(t, ns, "lines", 60*time.Second, "Running", isRunningReady)
+	var out string
+	eventually(t, 30*time.Second, "the late line", func(context.Context) (bool, error) {
+		out, _, _ = kubectl(t, "", "-n", ns, "logs", "lines", "-c", "main")
+		return strings.HasSuffix(out, "late\n"), nil
+	})
+	want := strings.Repeat("x", 200000) + "\nbin:\x01\x02\x7f\x80\xfe\xff\r.\nlate\n"
+	if out != want {
+		t.Errorf("logs -c main: %d bytes, want %d; tail %q", len(out), len(want), out[max(0, len(out)-40):])
+	}
+	stamped, _, _ := kubectl(t, "", "-n", ns, "logs", "lines", "-c", "main", "--timestamps", "--tail=1")
+	since := strings.Fields(stamped)[0]
+	if out, _, _ = kubectl(t, "", "-n", ns, "logs", "lines", "-c", "main", "--since-time="+since); out != "late\n" {
+		t.Errorf("logs --since-time=%s: %q, want %q", since, out, "late\n")
+	}
+	out, _, _ = kubectl(t, "", "-n", ns, "logs", "lines", "--all-containers", "--tail=1")
+	if !strings.Contains(out, "late\n") || !strings.Contains(out, "from-second\n") {
+		t.Errorf("logs --all-containers --tail=1: %q", out)
+	}
+}
+
 func TestKubectlExec(t *testing.T) {
 	ns := testNamespace(t)
 	createPod(t, ns, podSpec("shell", busybox, "sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"))
