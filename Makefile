@@ -15,7 +15,7 @@ E2E_TIMEOUT ?= 30m
 
 build:
 	@mkdir -p $(BIN)
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/vk-containerd ./hack/registry ./hack/imagebuild
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/vk-containerd ./hack/registry ./hack/imagebuild ./hack/csrapprover
 
 up: build
 	@hack/cluster.sh up

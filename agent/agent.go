@@ -156,13 +156,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("node controller: %w", err)
 	}
 
-	cert, err := kubeletapi.LoadServingCertificate(cfg.TLSCertFile, cfg.TLSPrivateKeyFile, cfg.NodeName, []net.IP{nodeIP})
-	if err != nil {
-		return err
-	}
-	srv, err := kubeletapi.New(kubeletapi.Config{
+	apiCfg := kubeletapi.Config{
 		Addr:         net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
-		Certificate:  cert,
 		ClientCAFile: cfg.ClientCAFile,
 		NodeName:     cfg.NodeName,
 		Client:       client,
@@ -178,7 +173,19 @@ func Run(ctx context.Context, cfg Config) error {
 				return podInformer.Lister().List(labels.Everything())
 			},
 		},
-	})
+	}
+	if cfg.RotateServerCertificates {
+		certs, err := kubeletapi.ServingCertificates(client, cfg.NodeName, []net.IP{nodeIP}, filepath.Join(cfg.RootDir, "pki"))
+		if err != nil {
+			return err
+		}
+		certs.Start()
+		defer certs.Stop()
+		apiCfg.CurrentCertificate = certs.Current
+	} else if apiCfg.Certificate, err = kubeletapi.LoadServingCertificate(cfg.TLSCertFile, cfg.TLSPrivateKeyFile, cfg.NodeName, []net.IP{nodeIP}); err != nil {
+		return err
+	}
+	srv, err := kubeletapi.New(apiCfg)
 	if err != nil {
 		return err
 	}

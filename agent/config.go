@@ -12,29 +12,32 @@ import (
 
 // Config is everything the agent needs to run a node.
 type Config struct {
-	Kubeconfig           string // path of the kubeconfig; empty means in-cluster
-	NodeName             string // name of the node object
-	NodeIP               net.IP // InternalIP; detected when nil
-	NodeLabels           map[string]string
-	RegisterWithTaints   []string // key=value:Effect
-	MaxPods              int
-	ContainerdAddress    string
-	ContainerdNamespace  string
-	CNIConfDir           string
-	CNIBinDirs           []string
-	RootDir              string
-	RegistryConfigDir    string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
-	Address              string // kubelet API listen address (IP)
-	Port                 int
-	TLSCertFile          string
-	TLSPrivateKeyFile    string
-	ClientCAFile         string
-	PodWorkers           int
-	ContainerLogMaxSize  int64 // bytes at which a container log rotates
-	ContainerLogMaxFiles int
-	ClusterDNS           []string // nameservers of ClusterFirst pods
-	ClusterDomain        string
-	ResolvConf           string // the host's resolv.conf, the base of Default pods
+	Kubeconfig          string // path of the kubeconfig; empty means in-cluster
+	NodeName            string // name of the node object
+	NodeIP              net.IP // InternalIP; detected when nil
+	NodeLabels          map[string]string
+	RegisterWithTaints  []string // key=value:Effect
+	MaxPods             int
+	ContainerdAddress   string
+	ContainerdNamespace string
+	CNIConfDir          string
+	CNIBinDirs          []string
+	RootDir             string
+	RegistryConfigDir   string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
+	Address             string // kubelet API listen address (IP)
+	Port                int
+	TLSCertFile         string
+	TLSPrivateKeyFile   string
+	// RotateServerCertificates requests the serving certificate from the
+	// cluster (kubernetes.io/kubelet-serving) and renews it.
+	RotateServerCertificates bool
+	ClientCAFile             string
+	PodWorkers               int
+	ContainerLogMaxSize      int64 // bytes at which a container log rotates
+	ContainerLogMaxFiles     int
+	ClusterDNS               []string // nameservers of ClusterFirst pods
+	ClusterDomain            string
+	ResolvConf               string // the host's resolv.conf, the base of Default pods
 }
 
 // Validate checks the fields that need no outside system.
@@ -56,6 +59,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Address != "" && net.ParseIP(c.Address) == nil {
 		errs = append(errs, fmt.Errorf("--address %q is not an IP address", c.Address))
+	}
+	if c.RotateServerCertificates && (c.TLSCertFile != "" || c.TLSPrivateKeyFile != "") {
+		errs = append(errs, errors.New("--rotate-server-certificates requests the serving certificate from the cluster: drop --tls-cert-file and --tls-private-key-file"))
 	}
 	return errors.Join(errs...)
 }

@@ -12,7 +12,12 @@ import (
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/opencontainers/runtime-spec/specs-go"
 )
+
+// initialSizeWait is how long an exec with a TTY waits for the client's
+// terminal size before it starts without one.
+const initialSizeWait = 500 * time.Millisecond
 
 // ExecIO are the streams and terminal of an exec session.
 type ExecIO struct {
@@ -42,6 +47,20 @@ func (r *Runtime) Exec(ctx context.Context, id string, args []string, eio ExecIO
 	pspec := *spec.Process
 	pspec.Args = args
 	pspec.Terminal = eio.TTY
+	if eio.TTY {
+		// Start the process with the client's terminal size, which the
+		// client sends first thing: a program that reads it at once (stty,
+		// top) would otherwise see an empty terminal.
+		select {
+		case size, ok := <-eio.Resize:
+			if ok {
+				pspec.ConsoleSize = &specs.Box{Width: uint(size[0]), Height: uint(size[1])}
+			}
+		case <-time.After(initialSizeWait):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
 	// The shim holds the stdin FIFO open for writing too, so the end of the
 	// client's input reaches the process only through CloseIO.
 	stdinDone := make(chan struct{})

@@ -20,6 +20,10 @@ type Options struct {
 	// Stderr, when set, receives the stderr records (attach keeps the two
 	// streams apart); otherwise both streams go to the same writer.
 	Stderr io.Writer
+	// Following, when set, is called once the records already written have
+	// been read and following begins (attach sends input only then, so no
+	// output of it is missed).
+	Following func()
 }
 
 // Record is one parsed log line.
@@ -100,6 +104,9 @@ func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, don
 	}
 	if !opts.Follow || last == nil {
 		return nil
+	}
+	if opts.Following != nil {
+		opts.Following()
 	}
 	var pending []byte
 	for {

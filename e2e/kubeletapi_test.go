@@ -8,6 +8,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +21,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
@@ -214,8 +217,9 @@ func TestKubectlAttach(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "got:one\ngot:two\ninput-closed\n") {
 		t.Errorf("attach -i: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
-	// A terminal of the client's size.
-	out = kubectlTTY(t, "stty size\necho $((6*7))\nexit\n", 123, 45, "-n", ns, "attach", "-it", "attach", "-c", "tty")
+	// A terminal of the client's size. kubectl attach resizes twice (to
+	// make the program redraw), so the shell waits for the second.
+	out = kubectlTTY(t, "sleep 1; stty size\necho $((6*7))\nexit\n", 123, 45, "-n", ns, "attach", "-it", "attach", "-c", "tty")
 	if !strings.Contains(out, "45 123") || !strings.Contains(out, "42") {
 		t.Errorf("attach -it: the terminal showed %q", out)
 	}
@@ -379,4 +383,43 @@ func TestKubeletAPIAuth(t *testing.T) {
 			t.Errorf("%s with a token without RBAC: %d, want 403", path, code)
 		}
 	}
+}
+
+// TestServingCertificateFromCluster: the node serves the kubelet API with a
+// certificate the cluster issued through a kubelet-serving
+// CertificateSigningRequest, which verifies against the cluster's CA.
+func TestServingCertificateFromCluster(t *testing.T) {
+	requireNode(t, "not on the node: the kubelet API is reached at the node's address")
+	ca := restConfig.TLSClientConfig.CAData
+	if len(ca) == 0 {
+		var err error
+		if ca, err = os.ReadFile(restConfig.TLSClientConfig.CAFile); err != nil {
+			t.Fatalf("the cluster's CA: %v", err)
+		}
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(ca) {
+		t.Fatal("the kubeconfig's CA does not parse")
+	}
+	ip := nodeIP(t)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", net.JoinHostPort(ip, "10250"),
+		&tls.Config{RootCAs: roots, ServerName: ip})
+	if err != nil {
+		t.Fatalf("the kubelet API's certificate does not verify against the cluster's CA: %v", err)
+	}
+	leaf := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+	csrs, err := client.CertificatesV1().CertificateSigningRequests().List(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, csr := range csrs.Items {
+		if csr.Spec.SignerName != certificatesv1.KubeletServingSignerName || csr.Spec.Username != "system:node:"+nodeName {
+			continue
+		}
+		if block, _ := pem.Decode(csr.Status.Certificate); block != nil && bytes.Equal(block.Bytes, leaf.Raw) {
+			return
+		}
+	}
+	t.Fatalf("no kubelet-serving request of system:node:%s issued the certificate the node serves (subject %v)", nodeName, leaf.Subject)
 }

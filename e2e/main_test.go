@@ -16,12 +16,14 @@ import (
 	"time"
 
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
 var (
-	client   kubernetes.Interface
-	nodeName string
+	client     kubernetes.Interface
+	restConfig *rest.Config
+	nodeName   string
 )
 
 func TestMain(m *testing.M) {
@@ -35,7 +37,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: kubeconfig %s: %v\n", kc, err)
 		os.Exit(2)
 	}
-	client = kubernetes.NewForConfigOrDie(cfg)
+	client, restConfig = kubernetes.NewForConfigOrDie(cfg), cfg
 	nodeName = os.Getenv("VKC_NODE_NAME")
 	if nodeName == "" {
 		nodeName = "vk-node"

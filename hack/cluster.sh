@@ -30,7 +30,7 @@ AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
 APISERVER=https://127.0.0.1:6443
 CTD_NAMESPACE=vk-containerd
 AGENT_BIN=$REPO_ROOT/_output/bin/vk-containerd
-COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler containerd vk-containerd)
+COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler csr-approver containerd vk-containerd)
 
 kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
@@ -109,7 +109,7 @@ apiserver() {
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --client-ca-file="$PKI/ca.crt" \
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
-    --kubelet-preferred-address-types=InternalIP,Hostname \
+    --kubelet-preferred-address-types=InternalIP,Hostname --kubelet-certificate-authority="$PKI/ca.crt" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
@@ -137,6 +137,14 @@ scheduler() {
     --authorization-kubeconfig="$LOCAL/scheduler.kubeconfig" \
     --bind-address=127.0.0.1 --leader-elect=false --profiling=false
   wait_for kube-scheduler 60 curl -sfk https://127.0.0.1:10259/healthz
+}
+
+# The cluster signs the node's serving certificate but approves no request
+# by itself: the approver approves a node's request for its own addresses.
+csr_approver() {
+  start csr-approver "$REPO_ROOT/_output/bin/csrapprover" --kubeconfig "$KUBECONFIG_PATH"
+  sleep 0.2
+  running csr-approver || { tail -n 20 "$LOGS/csr-approver.log" >&2; die "csr-approver exited; its log: $LOGS/csr-approver.log"; }
 }
 
 containerd_config() {
@@ -200,12 +208,15 @@ agent() {
     --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
     --cni-conf-dir="$LOCAL/cni/net.d" --cni-bin-dir="$CNI_BIN" \
     --root-dir="$LOCAL/agent" --client-ca-file="$PKI/ca.crt" \
-    --registry-config-dir="$LOCAL/certs.d" ${VKC_AGENT_FLAGS:-}
+    --registry-config-dir="$LOCAL/certs.d" --rotate-server-certificates ${VKC_AGENT_FLAGS:-}
   wait_for vk-containerd 30 node_ready
 }
 
+# node_ready: the node is Ready and serves the kubelet API with a certificate
+# the cluster issued (the API server verifies it).
 node_ready() {
-  [[ $(kubectl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]]
+  [[ $(kubectl get node "$NODE_NAME" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}') == True ]] &&
+    curl -sf --cacert "$PKI/ca.crt" "https://$NODE_IP:10250/healthz"
 }
 
 up() {
@@ -224,6 +235,7 @@ up() {
   apiserver
   controller_manager
   scheduler
+  csr_approver
   containerd_daemon
   cni_config
   agent
@@ -283,7 +295,7 @@ down() {
   stop vk-containerd
   cleanup_node
   local c
-  for c in kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry; do stop "$c"; done
+  for c in csr-approver kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry; do stop "$c"; done
   rm -rf "$LOCAL/etcd" "$RUN"
   log "local cluster down"
 }

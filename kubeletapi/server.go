@@ -31,8 +31,11 @@ const StreamCreationTimeout = 30 * time.Second
 type Config struct {
 	// Addr is the listen address, host:port.
 	Addr string
-	// Certificate is the serving certificate.
+	// Certificate is the serving certificate, unless CurrentCertificate is set.
 	Certificate tls.Certificate
+	// CurrentCertificate, when set, returns the serving certificate of the
+	// moment (one that is renewed); nil while there is none.
+	CurrentCertificate func() *tls.Certificate
 	// ClientCAFile, when set, enables authentication by client certificates
 	// signed by these CAs (the API server's kubelet client certificate).
 	ClientCAFile string
@@ -90,11 +93,20 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Listen opens the TLS listener, so that a port in use fails the agent's start.
 func (s *Server) Listen() (net.Listener, error) {
 	tlsCfg := &tls.Config{
-		MinVersion:   tls.VersionTLS12,
-		Certificates: []tls.Certificate{s.cfg.Certificate},
+		MinVersion: tls.VersionTLS12,
 		// Client certificates are verified by the authenticator against the
 		// client CA; the handshake only asks for them.
 		ClientAuth: tls.RequestClientCert,
+	}
+	if current := s.cfg.CurrentCertificate; current != nil {
+		tlsCfg.GetCertificate = func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			if c := current(); c != nil {
+				return c, nil
+			}
+			return nil, errors.New("no serving certificate yet: its CertificateSigningRequest is not approved")
+		}
+	} else {
+		tlsCfg.Certificates = []tls.Certificate{s.cfg.Certificate}
 	}
 	l, err := net.Listen("tcp", s.cfg.Addr)
 	if err != nil {

@@ -22,6 +22,8 @@ func (p *Pods) AttachToContainer(ctx context.Context, namespace, podName, contai
 	}
 	w := p.worker(namespace, podName)
 	spec := w.containerSpec(containerName)
+	// Input is sent once output is followed, so no answer to it is missed.
+	sendInput := func() {}
 	if in := attach.Stdin(); in != nil {
 		if spec == nil || !spec.Stdin {
 			return errdefs.InvalidInputf("container %q in pod %s/%s does not keep stdin open (stdin: true), so input cannot be attached", containerName, namespace, podName)
@@ -30,11 +32,13 @@ func (p *Pods) AttachToContainer(ctx context.Context, namespace, podName, contai
 		if stdin == nil {
 			return errdefs.InvalidInputf("the stdin of container %q in pod %s/%s is not connected; see the node's log", containerName, namespace, podName)
 		}
-		go func() {
-			if _, err := io.Copy(stdin.w, in); err == nil && stdin.once {
-				stdin.closeStdin(context.WithoutCancel(ctx), p.cfg.Runtime, cur.ID)
-			}
-		}()
+		sendInput = func() {
+			go func() {
+				if _, err := io.Copy(stdin.w, in); err == nil && stdin.once {
+					stdin.closeStdin(context.WithoutCancel(ctx), p.cfg.Runtime, cur.ID)
+				}
+			}()
+		}
 	}
 	if attach.TTY() {
 		go func() {
@@ -54,6 +58,6 @@ func (p *Pods) AttachToContainer(ctx context.Context, namespace, podName, contai
 		st, err := p.cfg.Runtime.Status(ctx, cur.ID)
 		return err != nil || st.State != containerd.StateRunning
 	}
-	opts := crilog.Options{Tail: 0, Follow: true, Stderr: errOut}
+	opts := crilog.Options{Tail: 0, Follow: true, Stderr: errOut, Following: sendInput}
 	return crilog.ReadLogs(ctx, w.logPath(containerName, containerd.Attempt(cur.Labels)), opts, out, exited)
 }

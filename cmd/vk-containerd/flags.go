@@ -49,6 +49,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&c.Port, "port", 10250, "Port of the kubelet API.")
 	fs.StringVar(&c.TLSCertFile, "tls-cert-file", "", "Serving certificate of the kubelet API. Empty: a self-signed one.")
 	fs.StringVar(&c.TLSPrivateKeyFile, "tls-private-key-file", "", "Key of --tls-cert-file.")
+	fs.BoolVar(&c.RotateServerCertificates, "rotate-server-certificates", false, "Request the serving certificate from the cluster with a CertificateSigningRequest (signer kubernetes.io/kubelet-serving; someone must approve it), kept under --root-dir/pki and renewed before it expires.")
 	fs.StringVar(&c.ClientCAFile, "client-ca-file", "", "CA bundle that signs client certificates accepted by the kubelet API.")
 	fs.StringSliceVar(&c.ClusterDNS, "cluster-dns", nil, "DNS server IPs for pods with dnsPolicy ClusterFirst, comma separated.")
 	fs.StringVar(&c.ClusterDomain, "cluster-domain", "cluster.local", "The cluster's DNS domain.")
