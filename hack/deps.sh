@@ -4,6 +4,8 @@
 # already cached is not rebuilt.
 #   hack/deps.sh            everything the local cluster needs
 #   hack/deps.sh helm       only helm
+#   hack/deps.sh kubernetes_e2e
+#                           the e2e suite for hack/conformance (not built for the local cluster)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -34,30 +36,64 @@ throwaway_module() {
     for p in "$@"; do echo "	_ \"$p\""; done; echo ')'; } > "$dir/tools.go"
 }
 
+# k8s_module DIR NAME PKG...: a throwaway module for packages of k8s.io/kubernetes at
+# $KUBERNETES_VERSION, each of its staging modules replaced by the published module.
+k8s_module() {
+  local dir=$1 name=$2; shift 2
+  throwaway_module "$dir" "$name" "$@"
+  (
+    cd "$dir"
+    local upstream
+    upstream=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
+    { echo; echo "require k8s.io/kubernetes $KUBERNETES_VERSION"; echo; echo 'replace ('
+      grep -E '=> \./staging/' "$upstream" | awk -v v="$KUBERNETES_STAGING_VERSION" '{print "\t" $1 " => " $1 " " v}'
+      echo ')'; } >> go.mod
+    go mod tidy
+  )
+}
+
+# k8s_ldflags prints the linker flags that stamp $KUBERNETES_VERSION into a Kubernetes binary.
+k8s_ldflags() {
+  local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
+  printf '%s' "-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION" \
+    " -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor" \
+    " -X k8s.io/component-base/version.gitTreeState=clean"
+}
+
 kubernetes() {
   [[ -x $K8S_BIN/kube-apiserver && -x $K8S_BIN/kubectl && -x $K8S_BIN/kube-scheduler && -x $K8S_BIN/kube-controller-manager ]] && return
   log "building kubernetes $KUBERNETES_VERSION (apiserver, controller-manager, scheduler, kubectl; several minutes)"
   local src=$VKC_CACHE/src/kubernetes-$KUBERNETES_VERSION
   local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
   local pkgs=(); for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  throwaway_module "$src" vkc-build-kubernetes "${pkgs[@]}"
+  k8s_module "$src" vkc-build-kubernetes "${pkgs[@]}"
+  mkdir -p "$K8S_BIN.tmp"
+  (cd "$src" && go build -ldflags "$(k8s_ldflags)" -o "$K8S_BIN.tmp/" "${pkgs[@]}")
+  rm -rf "$K8S_BIN" && mv "$K8S_BIN.tmp" "$K8S_BIN"
+}
+
+# kubernetes_e2e builds what the conformance run needs (hack/conformance; not part of the local
+# cluster): the e2e suite's test binary, the ginkgo CLI of the version the suite requires, the
+# static agnhost and nnp programs and kitten's files that the test images are made of.
+kubernetes_e2e() {
+  local out=$K8S_E2E_BIN k=k8s.io/kubernetes
+  [[ -x $out/e2e.test && -x $out/ginkgo && -x $out/agnhost && -x $out/nnp && -f $out/kitten/data.json ]] && return
+  log "building the kubernetes $KUBERNETES_VERSION e2e suite (e2e.test, ginkgo, agnhost, nnp; several minutes)"
+  local src=$VKC_CACHE/src/kubernetes-e2e-$KUBERNETES_VERSION
+  k8s_module "$src" vkc-build-kubernetes-e2e $k/test/e2e $k/test/images/agnhost $k/test/images/nonewprivs
+  rm -rf "$out.tmp" && mkdir -p "$out.tmp/kitten"
   (
     cd "$src"
-    local upstream
-    upstream=$(go mod download -json "k8s.io/kubernetes@$KUBERNETES_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')
-    # Every staging module is replaced by the published module of the matching version.
-    { echo; echo "require k8s.io/kubernetes $KUBERNETES_VERSION"; echo; echo 'replace ('
-      grep -E '=> \./staging/' "$upstream" | awk -v v="$KUBERNETES_STAGING_VERSION" '{print "\t" $1 " => " $1 " " v}'
-      echo ')'; } >> go.mod
-    go mod tidy
-    local minor=${KUBERNETES_VERSION#v1.}; minor=${minor%%.*}
-    local ldflags="-s -w -X k8s.io/component-base/version.gitVersion=$KUBERNETES_VERSION"
-    ldflags+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
-    ldflags+=" -X k8s.io/component-base/version.gitTreeState=clean"
-    mkdir -p "$K8S_BIN.tmp"
-    go build -ldflags "$ldflags" -o "$K8S_BIN.tmp/" "${pkgs[@]}"
+    # tidy leaves out what only the suite's _test.go files import.
+    go get -t "$k/test/e2e@$KUBERNETES_VERSION"
+    go test -c -vet=off -ldflags "$(k8s_ldflags)" -o "$out.tmp/e2e.test" $k/test/e2e
+    CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp/" $k/test/images/agnhost
+    CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp/nnp" $k/test/images/nonewprivs
+    GOBIN=$out.tmp go install "github.com/onsi/ginkgo/v2/ginkgo@$(go list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)"
+    cp "$(go list -m -f '{{.Dir}}' $k)"/test/images/kitten/html/{kitten.jpg,data.json} "$out.tmp/kitten/"
+    chmod 644 "$out.tmp"/kitten/*
   )
-  rm -rf "$K8S_BIN" && mv "$K8S_BIN.tmp" "$K8S_BIN"
+  rm -rf "$out" && mv "$out.tmp" "$out"
 }
 
 etcd() {

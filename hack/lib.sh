@@ -26,6 +26,7 @@ timed() {
 bindir() { printf '%s/%s-%s/bin' "$VKC_CACHE" "$1" "$2"; }
 
 K8S_BIN=$(bindir kubernetes "$KUBERNETES_VERSION")
+K8S_E2E_BIN=$(bindir kubernetes-e2e "$KUBERNETES_VERSION")
 ETCD_BIN=$(bindir etcd "$ETCD_VERSION")
 CONTAINERD_BIN=$(bindir containerd "$CONTAINERD_VERSION")
 RUNC_BIN=$(bindir runc "$RUNC_VERSION")
