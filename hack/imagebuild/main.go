@@ -1,9 +1,13 @@
-// Command imagebuild builds the local cluster's test images without Docker
-// and pushes them to a registry:
+// Command imagebuild builds test images without Docker and pushes them to a
+// registry. By default it builds the local cluster's images:
 //
 //	busybox:1.35     Debian's busybox-static, with /etc/passwd, /etc/group and /tmp; Cmd sh
 //	busybox:1.35-b   the same image under a second tag
 //	httpserver:v1    hack/images/httpserver, a static Go HTTP server and client
+//
+// With --conformance it builds instead the images the upstream e2e suite's
+// node tests use, under the names and tags that suite asks for (see
+// conformance.go).
 package main
 
 import (
@@ -40,7 +44,15 @@ func main() {
 	registry := flag.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP)")
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary")
 	repo := flag.String("repo", ".", "root of the vk-containerd checkout")
+	conformance := flag.String("conformance", "", "build the e2e suite's images from this directory (agnhost, nnp, kitten/) instead")
 	flag.Parse()
+
+	if *conformance != "" {
+		if err := pushConformance(*registry, *busybox, *conformance); err != nil {
+			log.Fatalf("imagebuild: %v", err)
+		}
+		return
+	}
 
 	bb, err := busyboxImage(*busybox)
 	if err != nil {
@@ -80,7 +92,12 @@ func baseFiles() []file {
 	}
 }
 
-func busyboxImage(binary string) (v1.Image, error) {
+// defaultPath is the PATH of every image that has a shell.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// busyboxFiles are baseFiles plus a static busybox with a /bin link for
+// each of its applets.
+func busyboxFiles(binary string) ([]file, error) {
 	data, err := os.ReadFile(binary)
 	if err != nil {
 		return nil, err
@@ -95,10 +112,15 @@ func busyboxImage(binary string) (v1.Image, error) {
 			files = append(files, file{path: "bin/" + applet, link: "busybox"})
 		}
 	}
-	return image(files, v1.Config{
-		Cmd: []string{"sh"},
-		Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
-	})
+	return files, nil
+}
+
+func busyboxImage(binary string) (v1.Image, error) {
+	files, err := busyboxFiles(binary)
+	if err != nil {
+		return nil, err
+	}
+	return image(v1.Config{Cmd: []string{"sh"}, Env: []string{defaultPath}}, files)
 }
 
 func httpServerImage(repo string) (v1.Image, error) {
@@ -119,27 +141,26 @@ func httpServerImage(repo string) (v1.Image, error) {
 		return nil, err
 	}
 	files := append(baseFiles(), file{path: "httpserver", mode: 0o755, data: data})
-	return image(files, v1.Config{
+	return image(v1.Config{
 		Entrypoint:   []string{"/httpserver"},
 		Cmd:          []string{"serve"},
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
-	})
+	}, files)
 }
 
-// image makes a one-layer image of files with the given config, for this
-// machine's platform (containerd drops images whose config lacks one).
-func image(files []file, cfg v1.Config) (v1.Image, error) {
-	layerTar, err := tarOf(files)
+// image makes a one-layer image of files with the given config.
+func image(cfg v1.Config, files []file) (v1.Image, error) {
+	layer, err := layerOf(files)
 	if err != nil {
 		return nil, err
 	}
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(layerTar)), nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
+	return imageOf(cfg, layer)
+}
+
+// imageOf makes an image of layers, bottom first, with the given config, for
+// this machine's platform (containerd drops images whose config lacks one).
+func imageOf(cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
+	img, err := mutate.AppendLayers(empty.Image, layers...)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +172,18 @@ func image(files []file, cfg v1.Config) (v1.Image, error) {
 	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
 	cf.Config = cfg
 	return mutate.ConfigFile(img, cf)
+}
+
+// layerOf makes a layer of files. The same files give the same layer digest,
+// so images that share a list share the layer in the registry and on nodes.
+func layerOf(files []file) (v1.Layer, error) {
+	layerTar, err := tarOf(files)
+	if err != nil {
+		return nil, err
+	}
+	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
+		return io.NopCloser(bytes.NewReader(layerTar)), nil
+	})
 }
 
 // tarOf writes files as a tar stream with fixed times, so the same inputs

@@ -1,0 +1,168 @@
+package main
+
+import (
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// The images of the upstream e2e suite's node and common volume tests, under
+// the names and tags of test/utils/image/manifest.go (Kubernetes v1.37).
+// Pushed below <registry>/e2e-test-images, except pause, which is pushed
+// below <registry>. The upstream images are Alpine or Debian based; these are
+// built from Debian's static busybox, the suite's own agnhost and nnp
+// programs, and kitten's files.
+//
+//	agnhost:2.66.1, agnhost:2.55  /agnhost (entrypoint, Cmd pause), /agnhost-2, busybox, curl
+//	busybox:1.37.0-2              busybox; Cmd sh
+//	kitten:1.8                    agnhost with /kitten.jpg and /data.json; Cmd test-webserver
+//	nginx:1.27.0-2, 1.28.0-2      a stand-in: agnhost serving / over HTTP on port 80
+//	nonewprivs:1.4                busybox with a setuid-root /usr/local/bin/nnp; Cmd nnp
+//	nonroot:1.5                   busybox with user 1234
+//	pause:3.10.2                  /agnhost pause
+const (
+	agnhostTag    = "2.66.1"
+	agnhostPrev   = "2.55"
+	busyboxTag    = "1.37.0-2"
+	kittenTag     = "1.8"
+	nginxTag      = "1.27.0-2"
+	nginxNewTag   = "1.28.0-2"
+	nonewprivsTag = "1.4"
+	nonrootTag    = "1.5"
+	pauseTag      = "3.10.2"
+)
+
+// curlScript stands in for curl in agnhost: the lifecycle-hook specs run
+// "curl URL". Debian's busybox wget crashes on -T, hence timeout.
+const curlScript = `#!/bin/sh
+# Stand-in for curl: only "curl URL" (print the body) is supported.
+if [ $# -ne 1 ] || [ "${1#-}" != "$1" ]; then
+	echo "curl: this image supports only: curl URL" >&2
+	exit 2
+fi
+exec timeout 60 wget -q -O - "$1"
+`
+
+// osRelease is what agnhost-based images say they are; the ImageVolume spec
+// looks for "Alpine Linux" in kitten's /etc/os-release.
+const osRelease = `NAME="vk-containerd e2e image"
+ID=busybox
+PRETTY_NAME="busybox stand-in for an Alpine Linux based e2e image"
+`
+
+// conformanceImages builds every image from dir, which holds the static
+// agnhost and nnp binaries and kitten/ with kitten's files.
+func conformanceImages(busybox, dir string) (map[string]v1.Image, error) {
+	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
+	agnhostBin, err := read("agnhost")
+	if err != nil {
+		return nil, err
+	}
+	nnp, err := read("nnp")
+	if err != nil {
+		return nil, err
+	}
+	kittenJPG, err := read("kitten/kitten.jpg")
+	if err != nil {
+		return nil, err
+	}
+	kittenJSON, err := read("kitten/data.json")
+	if err != nil {
+		return nil, err
+	}
+	bbFiles, err := busyboxFiles(busybox)
+	if err != nil {
+		return nil, err
+	}
+	bb, err := layerOf(bbFiles)
+	if err != nil {
+		return nil, err
+	}
+	agnhostOnly, err := layerOf([]file{{path: "agnhost", mode: 0o755, data: agnhostBin}})
+	if err != nil {
+		return nil, err
+	}
+	agnhostExtras, err := layerOf([]file{
+		{path: "agnhost-2", link: "agnhost"},
+		{path: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\n" +
+			"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" +
+			"user-defined-in-image:x:1000:1000::/home/user-defined-in-image:/bin/sh\n")},
+		{path: "etc/group", mode: 0o644, data: []byte("root:x:0:\nnogroup:x:65534:\n" +
+			"user-defined-in-image:x:1000:\ngroup-defined-in-image:x:50000:user-defined-in-image\n")},
+		{path: "etc/os-release", mode: 0o644, data: []byte(osRelease)},
+		{path: "home", dir: true, mode: 0o755},
+		{path: "home/user-defined-in-image", dir: true, mode: 0o755},
+		{path: "uploads", dir: true, mode: 0o755},
+		{path: "usr", dir: true, mode: 0o755},
+		{path: "usr/local", dir: true, mode: 0o755},
+		{path: "usr/local/bin", dir: true, mode: 0o755},
+		{path: "usr/local/bin/curl", mode: 0o755, data: []byte(curlScript)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	kitten, err := layerOf([]file{
+		{path: "kitten.jpg", mode: 0o644, data: kittenJPG},
+		{path: "data.json", mode: 0o644, data: kittenJSON},
+	})
+	if err != nil {
+		return nil, err
+	}
+	nonewprivs, err := layerOf([]file{
+		{path: "usr", dir: true, mode: 0o755},
+		{path: "usr/local", dir: true, mode: 0o755},
+		{path: "usr/local/bin", dir: true, mode: 0o755},
+		{path: "usr/local/bin/nnp", mode: 0o4755, data: nnp},
+	})
+	if err != nil {
+		return nil, err
+	}
+
+	agnhostCfg := func(cmd ...string) v1.Config {
+		return v1.Config{Entrypoint: []string{"/agnhost"}, Cmd: cmd, Env: []string{defaultPath},
+			ExposedPorts: map[string]struct{}{"80/tcp": {}, "8080/tcp": {}, "8081/tcp": {}, "9376/tcp": {}, "5000/tcp": {}}}
+	}
+	shell := v1.Config{Cmd: []string{"sh"}, Env: []string{defaultPath}}
+	nonroot := shell
+	nonroot.User = "1234"
+	specs := []struct {
+		ref    string
+		cfg    v1.Config
+		layers []v1.Layer
+	}{
+		{"e2e-test-images/agnhost:" + agnhostTag, agnhostCfg("pause"), []v1.Layer{bb, agnhostOnly, agnhostExtras}},
+		{"e2e-test-images/agnhost:" + agnhostPrev, agnhostCfg("pause"), []v1.Layer{bb, agnhostOnly, agnhostExtras}},
+		{"e2e-test-images/kitten:" + kittenTag, agnhostCfg("test-webserver"), []v1.Layer{bb, agnhostOnly, agnhostExtras, kitten}},
+		{"e2e-test-images/nginx:" + nginxTag, agnhostCfg("test-webserver"), []v1.Layer{bb, agnhostOnly, agnhostExtras}},
+		{"e2e-test-images/nginx:" + nginxNewTag, agnhostCfg("test-webserver"), []v1.Layer{bb, agnhostOnly, agnhostExtras}},
+		{"e2e-test-images/busybox:" + busyboxTag, shell, []v1.Layer{bb}},
+		{"e2e-test-images/nonroot:" + nonrootTag, nonroot, []v1.Layer{bb}},
+		{"e2e-test-images/nonewprivs:" + nonewprivsTag, v1.Config{Cmd: []string{"nnp"}, Env: []string{defaultPath}}, []v1.Layer{bb, nonewprivs}},
+		{"pause:" + pauseTag, v1.Config{Entrypoint: []string{"/agnhost", "pause"}}, []v1.Layer{agnhostOnly}},
+	}
+	images := make(map[string]v1.Image, len(specs))
+	for _, s := range specs {
+		img, err := imageOf(s.cfg, s.layers...)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.ref, err)
+		}
+		images[s.ref] = img
+	}
+	return images, nil
+}
+
+// pushConformance builds the e2e suite's images and pushes them below registry.
+func pushConformance(registry, busybox, dir string) error {
+	images, err := conformanceImages(busybox, dir)
+	if err != nil {
+		return err
+	}
+	for _, ref := range slices.Sorted(maps.Keys(images)) {
+		push(registry+"/"+ref, images[ref])
+	}
+	return nil
+}
