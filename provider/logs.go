@@ -75,18 +75,12 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 	return pr, nil
 }
 
-// containerSpec returns the spec of the pod's (init) container name, or nil.
+// containerSpec returns a copy of the spec of the pod's (init) container
+// name, or nil.
 func (w *worker) containerSpec(name string) *corev1.Container {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, list := range [][]corev1.Container{w.pod.Spec.InitContainers, w.pod.Spec.Containers} {
-		for i := range list {
-			if list[i].Name == name {
-				return list[i].DeepCopy()
-			}
-		}
-	}
-	return nil
+	return specOf(w.pod, name).DeepCopy()
 }
 
 // waitingReasonOf reads a container's waiting reason from the last status.

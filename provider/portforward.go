@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
-
-	"github.com/vk-containerd/vk-containerd/cni"
 )
 
 // PortForward connects stream to port on the pod's localhost, dialing from
@@ -23,17 +21,9 @@ func (p *Pods) PortForward(ctx context.Context, namespace, podName string, port 
 	if w == nil {
 		return errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
-	w.mu.Lock()
-	hostNetwork := w.pod.Spec.HostNetwork
-	w.mu.Unlock()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port)))
-	var conn net.Conn
-	var err error
-	if hostNetwork {
-		conn, err = net.DialTimeout("tcp", addr, 10*time.Second)
-	} else {
-		conn, err = cni.DialInNamespace(cni.NamespacesIn(p.cfg.Sandboxes.PodDir(string(w.uid))+"/ns").Net, addr, 10*time.Second)
-	}
+	dialCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	conn, err := w.dialPod(dialCtx, net.JoinHostPort("127.0.0.1", strconv.Itoa(int(port))))
 	if err != nil {
 		return fmt.Errorf("port-forward to %s/%s port %d: %w", namespace, podName, port, err)
 	}

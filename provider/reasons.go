@@ -33,6 +33,10 @@ const (
 	eventBackOff      = "BackOff"
 	eventSandboxError = "FailedCreatePodSandBox"
 	eventFailedMount  = "FailedMount"
+	eventUnhealthy    = "Unhealthy"
+	// The hooks' failures, as the kubelet names them.
+	eventFailedPostStartHook = "FailedPostStartHook"
+	eventFailedPreStopHook   = "FailedPreStopHook"
 )
 
 // startError is why a container could not be started, with the reason the

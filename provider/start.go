@@ -65,6 +65,14 @@ func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container
 	r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
 	w.started = true
 	w.event(pod, corev1.EventTypeNormal, eventStarted, "Started container %s", c.Name)
+	if err := w.postStart(ctx, pod, c, id); err != nil {
+		// The kubelet stops a container whose postStart hook failed; its
+		// restart policy then applies.
+		_ = w.observe(ctx)
+		if r := w.records[c.Name]; r != nil && r.running() {
+			w.stopGroup(ctx, pod, []*tracked{r}, gracePeriod(pod))
+		}
+	}
 }
 
 // create pulls the image if needed and creates the containerd container.

@@ -102,7 +102,7 @@ func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) core
 	switch {
 	case cur.State == containerd.StateRunning:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
-		cs.Ready, *cs.Started = true, true
+		*cs.Started, cs.Ready = w.probeResults(c, cur.ID)
 		if r.previous != nil {
 			cs.LastTerminationState.Terminated = terminated(r.previous)
 		}

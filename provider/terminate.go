@@ -61,6 +61,9 @@ func (w *worker) stopGroup(ctx context.Context, pod *corev1.Pod, rs []*tracked, 
 		ids[i] = r.current.ID
 		w.event(pod, corev1.EventTypeNormal, eventKilling, "Stopping container %s", r.name)
 	}
+	if grace > 0 {
+		grace = w.preStop(ctx, pod, rs, grace)
+	}
 	sig := syscall.Signal(0) // the image's stop signal
 	if grace <= 0 {
 		sig = syscall.SIGKILL

@@ -54,6 +54,8 @@ type worker struct {
 	failedInit           bool
 	started              bool // a container was started in this sync
 	announcedBackoffTill map[string]time.Time
+	probers              map[string]*prober     // by container name
+	kills                map[string]killRequest // by attempt id, from failed probes; guarded by mu
 }
 
 func newWorker(p *Pods, pod *corev1.Pod) *worker {
@@ -63,6 +65,8 @@ func newWorker(p *Pods, pod *corev1.Pod) *worker {
 		pod:                  pod.DeepCopy(),
 		status:               *pod.Status.DeepCopy(),
 		records:              map[string]*tracked{},
+		probers:              map[string]*prober{},
+		kills:                map[string]killRequest{},
 		imageBackoff:         map[string]time.Duration{},
 		announcedBackoffTill: map[string]time.Time{},
 	}
@@ -115,12 +119,14 @@ func (w *worker) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			w.stopProbers()
 			return
 		case <-w.kickc:
 		case <-timer.C:
 		}
 		wake, done := w.sync(ctx)
 		if done {
+			w.stopProbers()
 			w.p.forget(w)
 			return
 		}
@@ -148,6 +154,7 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 		return retryPause, false
 	}
 	if deleting {
+		w.stopProbers()
 		if err := w.terminate(ctx, pod, grace); err != nil {
 			log.G(ctx).WithError(err).Warn("pod teardown incomplete; retrying")
 			return retryPause, false
@@ -184,11 +191,13 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 			// sidecar that is up): sync again at once rather than wait for an event.
 			defer w.kick()
 		}
+		w.syncProbers(ctx, pod)
 	}
 	if phase := w.buildStatus(pod, now).Phase; !w.terminal && (phase == corev1.PodSucceeded || phase == corev1.PodFailed) {
 		// The API server takes no status after a terminal phase: stop what
 		// still runs (sidecars) first, so the final status is complete.
 		w.terminal = true
+		w.stopProbers()
 		w.stopAll(ctx, pod, gracePeriod(pod))
 		if err := w.observe(ctx); err != nil {
 			log.G(ctx).WithError(err).Warn("cannot read the pod's containers from containerd")
@@ -333,6 +342,18 @@ func (w *worker) step(ctx context.Context, pod *corev1.Pod, c *corev1.Container,
 	r := w.track(c.Name, kind)
 	if r.running() {
 		r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
+		if k, ok := w.takeKill(r.current.ID); ok {
+			// A probe failed: stop the attempt; the restart policy decides the rest.
+			w.event(pod, corev1.EventTypeNormal, eventKilling, "%s", k.message)
+			grace := gracePeriod(pod)
+			if k.grace != nil {
+				grace = time.Duration(*k.grace) * time.Second
+			}
+			w.stopProber(c.Name)
+			w.stopGroup(ctx, pod, []*tracked{r}, grace)
+			_ = w.observe(ctx)
+			return
+		}
 		if h, ok := r.current.Labels[labelSpecHash]; !ok || h == specHash(c) {
 			return
 		}
