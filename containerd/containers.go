@@ -234,13 +234,15 @@ func (r *Runtime) SetContainerLabels(ctx context.Context, id string, labels map[
 }
 
 // Exits streams the ids of containers whose init process exited, from
-// containerd's event stream. The channel closes when ctx ends; a broken
+// containerd's event stream, and marks the containers that the kernel's
+// OOM killer hit (OOMKilled). The channel closes when ctx ends; a broken
 // stream is reported on errs and the caller subscribes again.
 func (r *Runtime) Exits(ctx context.Context) (<-chan string, <-chan error) {
 	out := make(chan string, 64)
 	errs := make(chan error, 1)
-	filter := fmt.Sprintf(`topic=="/tasks/exit",namespace==%q`, r.namespace)
-	events, serr := r.client.Subscribe(ctx, filter)
+	events, serr := r.client.Subscribe(ctx,
+		fmt.Sprintf(`topic=="/tasks/exit",namespace==%q`, r.namespace),
+		fmt.Sprintf(`topic=="/tasks/oom",namespace==%q`, r.namespace))
 	go func() {
 		defer close(out)
 		for {
@@ -256,7 +258,15 @@ func (r *Runtime) Exits(ctx context.Context) (<-chan string, <-chan error) {
 				if e == nil || e.Event == nil {
 					continue
 				}
-				id, err := exitedContainer(e.Event.GetValue())
+				var id string
+				var err error
+				if e.Topic == "/tasks/oom" {
+					if id, err = oomContainer(e.Event.GetValue()); err == nil {
+						err = r.SetContainerLabels(ctx, id, map[string]string{LabelOOMKilled: "true"})
+					}
+				} else {
+					id, err = exitedContainer(e.Event.GetValue())
+				}
 				if err != nil {
 					continue
 				}

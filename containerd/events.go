@@ -17,3 +17,12 @@ func exitedContainer(payload []byte) (string, error) {
 	}
 	return e.ContainerID, nil
 }
+
+// oomContainer decodes a /tasks/oom event and returns its container id.
+func oomContainer(payload []byte) (string, error) {
+	var e eventtypes.TaskOOM
+	if err := proto.Unmarshal(payload, &e); err != nil {
+		return "", err
+	}
+	return e.ContainerID, nil
+}

@@ -19,6 +19,8 @@ const (
 	LabelContainerKind = labelPrefix + "container.kind"
 	// LabelAttempt counts the container's restarts, from 0.
 	LabelAttempt = labelPrefix + "container.attempt"
+	// LabelOOMKilled is set when the kernel's OOM killer hit the container.
+	LabelOOMKilled = labelPrefix + "container.oom-killed"
 	// LabelShimGroup, as an OCI spec annotation, makes the runc shim run all
 	// containers of a pod in one shim process; as a label it records the group.
 	LabelShimGroup = "io.containerd.runc.v2.group"

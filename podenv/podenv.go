@@ -4,10 +4,10 @@
 // container resources, ConfigMap and Secret keys) looked up and $(VAR)
 // references expanded.
 //
-// Unlike the kubelet, this package adds no service link variables
-// (FOO_SERVICE_HOST, KUBERNETES_PORT, ...) and does not support
-// valueFrom.fileKeyRef; callers that want service links must add them
-// themselves. The result is deterministic: variables keep the position where
+// Service link variables (FOO_SERVICE_HOST, KUBERNETES_PORT, ...) come from
+// Facts.Services (see ServiceEnv): usable in $(VAR) references and added
+// after the container's own variables, which win. valueFrom.fileKeyRef is not
+// supported. The result is deterministic: variables keep the position where
 // their name first appeared, and the keys of one envFrom source are taken in
 // sorted order (the kubelet iterates a map there).
 package podenv
@@ -39,6 +39,8 @@ type Facts struct {
 	HostIPs     []string
 	NodeName    string
 	Allocatable corev1.ResourceList
+	// Services are the variables of the services the pod sees (ServiceEnv).
+	Services map[string]string
 }
 
 // ErrConfig is wrapped by every error caused by the pod's own configuration
@@ -103,7 +105,6 @@ func Resolve(ctx context.Context, src Source, pod *corev1.Pod, c *corev1.Contain
 		secrets:    map[string]*corev1.Secret{},
 	}
 	env := &envList{values: map[string]string{}}
-
 	for _, from := range c.EnvFrom {
 		if err := r.addEnvFrom(ctx, env, from); err != nil {
 			return nil, err
@@ -117,6 +118,18 @@ func Resolve(ctx context.Context, src Source, pod *corev1.Pod, c *corev1.Contain
 		}
 		if ok {
 			env.set(ev.Name, val)
+		}
+	}
+
+	// Service variables come last, unless the container set them itself.
+	services := make([]string, 0, len(f.Services))
+	for name := range f.Services {
+		services = append(services, name)
+	}
+	sort.Strings(services)
+	for _, n := range services {
+		if _, ok := env.values[n]; !ok {
+			env.set(n, f.Services[n])
 		}
 	}
 
@@ -187,7 +200,7 @@ func (r *resolver) addEnvFrom(ctx context.Context, env *envList, from corev1.Env
 // an optional source or key is missing.
 func (r *resolver) value(ctx context.Context, env *envList, ev corev1.EnvVar) (val string, ok bool, err error) {
 	if ev.Value != "" || ev.ValueFrom == nil {
-		return expand(ev.Value, env.values), true, nil
+		return expand(ev.Value, r.withServices(env.values)), true, nil
 	}
 	vf := ev.ValueFrom
 	switch {
@@ -283,3 +296,19 @@ func (r *resolver) secret(ctx context.Context, name string) (*corev1.Secret, err
 }
 
 func isOptional(b *bool) bool { return b != nil && *b }
+
+// withServices adds the service variables under those defined so far, for
+// $(VAR) references.
+func (r *resolver) withServices(vars map[string]string) map[string]string {
+	if len(r.facts.Services) == 0 {
+		return vars
+	}
+	all := make(map[string]string, len(vars)+len(r.facts.Services))
+	for k, v := range r.facts.Services {
+		all[k] = v
+	}
+	for k, v := range vars {
+		all[k] = v
+	}
+	return all
+}

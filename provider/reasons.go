@@ -23,6 +23,7 @@ const (
 	ReasonStartError           = "StartError"
 	ReasonCompleted            = "Completed"
 	ReasonError                = "Error"
+	ReasonOOMKilled            = "OOMKilled"
 
 	eventPulling      = "Pulling"
 	eventPulled       = "Pulled"

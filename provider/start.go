@@ -85,7 +85,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 	if err != nil {
 		return newStartError(ReasonCreateContainerError, fmt.Errorf("read image config of %s: %w", c.Image, err))
 	}
-	opts, err := w.specOpts(ctx, pod, c, imgSpec.Config)
+	opts, err := w.specOpts(ctx, pod, c, id, imgSpec.Config)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (containe
 }
 
 // specOpts builds the OCI spec options of container c in the pod's sandbox.
-func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, img imagespec.ImageConfig) ([]oci.SpecOpts, error) {
+func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig) ([]oci.SpecOpts, error) {
 	facts := podenv.Facts{NodeName: w.p.cfg.NodeName}
 	for _, ip := range w.sb.IPs {
 		facts.PodIPs = append(facts.PodIPs, ip.String())
@@ -213,6 +213,14 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		if pod.Spec.HostNetwork {
 			facts.PodIPs = facts.HostIPs
 		}
+	}
+	links := pod.Spec.EnableServiceLinks == nil || *pod.Spec.EnableServiceLinks
+	if w.p.source.client != nil {
+		services, err := w.p.source.ServiceEnv(ctx, pod.Namespace, links)
+		if err != nil {
+			return nil, fmt.Errorf("read the services for the pod's environment: %w", err)
+		}
+		facts.Services = services
 	}
 	env, err := podenv.Resolve(ctx, w.p.source, pod, c, facts)
 	if err != nil {
@@ -229,6 +237,11 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	}
 	for _, m := range vmounts {
 		mounts = append(mounts, podspec.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly})
+	}
+	if src, dst, ok, err := w.terminationMount(c, id); err != nil {
+		return nil, newStartError(ReasonCreateContainerError, err)
+	} else if ok {
+		mounts = append(mounts, podspec.Mount{Source: src, Destination: dst})
 	}
 	netNS, utsNS := w.sb.Namespaces.Net, w.sb.Namespaces.UTS
 	if pod.Spec.HostNetwork {

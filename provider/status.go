@@ -104,15 +104,15 @@ func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) core
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
 		*cs.Started, cs.Ready = w.probeResults(c, cur.ID)
 		if r.previous != nil {
-			cs.LastTerminationState.Terminated = terminated(r.previous)
+			cs.LastTerminationState.Terminated = w.terminated(c, r.previous)
 		}
 	case exited && r.waitingReason != "":
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: r.waitingReason, Message: r.waitingMessage}
-		cs.LastTerminationState.Terminated = terminated(cur)
+		cs.LastTerminationState.Terminated = w.terminated(c, cur)
 	case exited:
-		cs.State.Terminated = terminated(cur)
+		cs.State.Terminated = w.terminated(c, cur)
 		if r.previous != nil {
-			cs.LastTerminationState.Terminated = terminated(r.previous)
+			cs.LastTerminationState.Terminated = w.terminated(c, r.previous)
 		}
 	default:
 		reason, message := ReasonContainerCreating, ""
@@ -124,7 +124,8 @@ func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) core
 	return cs
 }
 
-func terminated(c *containerd.ContainerStatus) *corev1.ContainerStateTerminated {
+// terminated describes an ended attempt of container spec.
+func (w *worker) terminated(spec *corev1.Container, c *containerd.ContainerStatus) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    int32(c.ExitCode),
 		StartedAt:   metav1.NewTime(c.StartedAt),
@@ -141,6 +142,10 @@ func terminated(c *containerd.ContainerStatus) *corev1.ContainerStateTerminated 
 	if t.ExitCode != 0 {
 		t.Reason = ReasonError
 	}
+	if c.Labels[containerd.LabelOOMKilled] == "true" {
+		t.Reason = ReasonOOMKilled
+	}
+	t.Message = w.terminationMessage(spec, c.ID, containerd.Attempt(c.Labels), t.ExitCode)
 	if t.ExitCode > 128 && t.ExitCode < 128+65 {
 		t.Signal = t.ExitCode - 128
 	}
