@@ -83,3 +83,37 @@ func TestServiceLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestActiveDeadline: a pod that outlives activeDeadlineSeconds fails.
+func TestActiveDeadline(t *testing.T) {
+	ns := testNamespace(t)
+	pod := podSpec("deadline", busybox, "sleep", "3600")
+	deadline := int64(3)
+	pod.Spec.ActiveDeadlineSeconds = &deadline
+	createPod(t, ns, pod)
+	p := waitPod(t, ns, "deadline", 60*time.Second, "Failed", phaseIs(corev1.PodFailed))
+	if p.Status.Reason != "DeadlineExceeded" {
+		t.Errorf("reason %q, want DeadlineExceeded", p.Status.Reason)
+	}
+}
+
+// TestSysctls: safe sysctls are set in the pod; others refuse the pod.
+func TestSysctls(t *testing.T) {
+	ns := testNamespace(t)
+	pod := podSpec("sysctl", busybox, "sh", "-c", "cat /proc/sys/kernel/shm_rmid_forced /proc/sys/net/ipv4/ip_local_port_range")
+	pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+	pod.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{
+		{Name: "kernel.shm_rmid_forced", Value: "1"}, {Name: "net.ipv4.ip_local_port_range", Value: "40000 50000"}}}
+	createPod(t, ns, pod)
+	waitPod(t, ns, "sysctl", 60*time.Second, "Succeeded", phaseIs(corev1.PodSucceeded))
+	if out, _, _ := kubectl(t, "", "-n", ns, "logs", "sysctl"); strings.Join(strings.Fields(out), " ") != "1 40000 50000" {
+		t.Errorf("sysctls in the pod: %q", out)
+	}
+	unsafe := podSpec("unsafe", busybox, "true")
+	unsafe.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.msgmax", Value: "10000"}}}
+	createPod(t, ns, unsafe)
+	p := waitPod(t, ns, "unsafe", 60*time.Second, "Failed", phaseIs(corev1.PodFailed))
+	if p.Status.Reason != "SysctlForbidden" || containerStatus(p, "main").State.Running != nil {
+		t.Errorf("unsafe sysctl: reason %q, message %q", p.Status.Reason, p.Status.Message)
+	}
+}

@@ -24,6 +24,8 @@ const (
 	ReasonCompleted            = "Completed"
 	ReasonError                = "Error"
 	ReasonOOMKilled            = "OOMKilled"
+	ReasonDeadlineExceeded     = "DeadlineExceeded"
+	ReasonSysctlForbidden      = "SysctlForbidden"
 
 	eventPulling      = "Pulling"
 	eventPulled       = "Pulled"

@@ -62,6 +62,12 @@ func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 	if w.sandboxErr != "" && w.sb == nil {
 		st.Message = w.sandboxErr
 	}
+	if w.deadlineExceeded {
+		st.Reason, st.Message = ReasonDeadlineExceeded, "Pod was active on the node longer than the specified deadline"
+	}
+	if w.rejectReason != "" {
+		st.Reason, st.Message = w.rejectReason, w.rejectMessage
+	}
 	return st
 }
 
@@ -155,7 +161,7 @@ func (w *worker) terminated(spec *corev1.Container, c *containerd.ContainerStatu
 // phase follows the kubelet: Pending until every app container has started
 // once; Succeeded or Failed when all have ended for good; Running otherwise.
 func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
-	if w.failedInit {
+	if w.failedInit || w.deadlineExceeded || w.rejectReason != "" {
 		return corev1.PodFailed
 	}
 	if !initDone {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/podspec"
 	"github.com/vk-containerd/vk-containerd/sandbox"
 )
 
@@ -52,7 +53,10 @@ type worker struct {
 	nextVolumeRefresh    time.Time
 	imageBackoff         map[string]time.Duration
 	failedInit           bool
-	started              bool // a container was started in this sync
+	deadlineExceeded     bool // activeDeadlineSeconds passed: the pod failed
+	rejectReason         string
+	rejectMessage        string // why the node refused the pod, which then failed
+	started              bool   // a container was started in this sync
 	announcedBackoffTill map[string]time.Time
 	probers              map[string]*prober     // by container name
 	kills                map[string]killRequest // by attempt id, from failed probes; guarded by mu
@@ -171,7 +175,20 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 			w.startTime = *pod.Status.StartTime
 		}
 	}
-	if !w.terminal {
+	if w.rejectReason == "" && !w.started && len(w.records) == 0 {
+		// Admission, as on the kubelet: a pod the node cannot run fails
+		// before anything of it starts.
+		if msg := podspec.ForbiddenSysctl(pod); msg != "" {
+			w.rejectReason, w.rejectMessage = ReasonSysctlForbidden, "Pod "+msg
+			w.event(pod, corev1.EventTypeWarning, ReasonSysctlForbidden, "%s", w.rejectMessage)
+		}
+	}
+	if !w.terminal && pastDeadline(pod, w.startTime.Time, now) {
+		// The kubelet fails a pod that outlives activeDeadlineSeconds.
+		w.deadlineExceeded = true
+		w.event(pod, corev1.EventTypeNormal, ReasonDeadlineExceeded, "Pod was active on the node longer than the specified deadline")
+	}
+	if !w.terminal && !w.deadlineExceeded && w.rejectReason == "" {
 		if w.sb == nil && !w.ensureSandbox(ctx, pod) {
 			w.setStatus(pod, now)
 			return retryPause, false
@@ -424,11 +441,26 @@ func backoffMessage(d time.Duration, name string, pod *corev1.Pod) string {
 	return "back-off " + d.String() + " restarting failed container=" + name + " pod=" + pod.Name + "_" + pod.Namespace + "(" + string(pod.UID) + ")"
 }
 
-// nextWake is the earliest back-off end or volume refresh.
+// pastDeadline reports whether the pod has been active for its
+// activeDeadlineSeconds.
+func pastDeadline(pod *corev1.Pod, started, now time.Time) bool {
+	d := pod.Spec.ActiveDeadlineSeconds
+	return d != nil && !started.IsZero() && !now.Before(started.Add(time.Duration(*d)*time.Second))
+}
+
+// nextWake is the earliest back-off end, volume refresh or active deadline.
 func (w *worker) nextWake(now time.Time) time.Duration {
 	next := w.nextVolumeRefresh
 	if w.terminal {
 		return 0
+	}
+	w.mu.Lock()
+	deadline := w.pod.Spec.ActiveDeadlineSeconds
+	w.mu.Unlock()
+	if deadline != nil && !w.startTime.IsZero() {
+		if at := w.startTime.Add(time.Duration(*deadline) * time.Second); next.IsZero() || at.Before(next) {
+			next = at
+		}
 	}
 	for _, r := range w.records {
 		if !r.restartAt.IsZero() && r.restartAt.After(now) && (next.IsZero() || r.restartAt.Before(next)) {
