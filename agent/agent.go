@@ -120,6 +120,7 @@ func Run(ctx context.Context, cfg Config) error {
 		LogDriver:   self,
 		LogMaxSize:  cfg.ContainerLogMaxSize,
 		LogMaxFiles: cfg.ContainerLogMaxFiles,
+		SeccompRoot: filepath.Join(cfg.RootDir, "seccomp"),
 		NodeName:    cfg.NodeName,
 		HostIP:      nodeIP,
 		NodeMemory:  resources.MemoryBytes,

@@ -117,3 +117,27 @@ func TestSysctls(t *testing.T) {
 		t.Errorf("unsafe sysctl: reason %q, message %q", p.Status.Reason, p.Status.Message)
 	}
 }
+
+// TestSeccomp: RuntimeDefault filters system calls (Seccomp mode 2); no
+// profile leaves the container unconfined, as on the kubelet.
+func TestSeccomp(t *testing.T) {
+	ns := testNamespace(t)
+	for name, profile := range map[string]*corev1.SeccompProfile{
+		"filtered":   {Type: corev1.SeccompProfileTypeRuntimeDefault},
+		"unconfined": nil,
+	} {
+		pod := podSpec(name, busybox, "grep", "^Seccomp:", "/proc/self/status")
+		pod.Spec.RestartPolicy = corev1.RestartPolicyNever
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{SeccompProfile: profile}
+		createPod(t, ns, pod)
+		waitPod(t, ns, name, 60*time.Second, "Succeeded", phaseIs(corev1.PodSucceeded))
+		out, _, _ := kubectl(t, "", "-n", ns, "logs", name)
+		want := "0"
+		if profile != nil {
+			want = "2"
+		}
+		if f := strings.Fields(out); len(f) != 2 || f[1] != want {
+			t.Errorf("%s: %q, want Seccomp: %s", name, out, want)
+		}
+	}
+}

@@ -44,6 +44,8 @@ type PodsConfig struct {
 	LogDriver   string
 	LogMaxSize  int64
 	LogMaxFiles int
+	// SeccompRoot holds the node's Localhost seccomp profiles.
+	SeccompRoot string
 	// BootTime is when the node started, for /stats/summary.
 	BootTime time.Time
 }

@@ -259,7 +259,8 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		oci.WithAnnotations(map[string]string{containerd.LabelShimGroup: string(pod.UID)}),
 	}
 	opts = append(opts, podspec.WithSecurity(pod.Spec.SecurityContext, c.SecurityContext)...)
-	opts = append(opts, podspec.WithSysctls(pod.Spec.SecurityContext))
+	opts = append(opts, podspec.WithSysctls(pod.Spec.SecurityContext),
+		podspec.WithSeccomp(pod.Spec.SecurityContext, c.SecurityContext, w.p.cfg.SeccompRoot))
 	opts = append(opts, podspec.WithResources(c.Resources))
 	if c.TTY {
 		opts = append(opts, oci.WithTTY)
