@@ -177,3 +177,9 @@ func ensureProcess(s *oci.Spec) {
 		s.Process = &specs.Process{}
 	}
 }
+
+// WithPIDNamespace makes the container join the PID namespace at path (an
+// ephemeral container that targets another container sees its processes).
+func WithPIDNamespace(path string) oci.SpecOpts {
+	return oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: path})
+}

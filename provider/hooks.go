@@ -57,13 +57,18 @@ func (w *worker) preStop(ctx context.Context, pod *corev1.Pod, rs []*tracked, gr
 	return max(grace-time.Since(start), minStopGrace)
 }
 
-// specOf finds a container of the pod, app or init, by name.
+// specOf finds a container of the pod, app, init or ephemeral, by name.
 func specOf(pod *corev1.Pod, name string) *corev1.Container {
 	for _, list := range [][]corev1.Container{pod.Spec.InitContainers, pod.Spec.Containers} {
 		for i := range list {
 			if list[i].Name == name {
 				return &list[i]
 			}
+		}
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		if pod.Spec.EphemeralContainers[i].Name == name {
+			return ephemeral(&pod.Spec.EphemeralContainers[i])
 		}
 	}
 	return nil

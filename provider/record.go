@@ -19,6 +19,9 @@ const (
 	kindInit    = "init"
 	kindSidecar = "sidecar"
 	kindApp     = "app"
+	// kindEphemeral is a debugging container added to a running pod: it
+	// runs once and never restarts.
+	kindEphemeral = "ephemeral"
 )
 
 // Labels the worker adds besides the identity labels of package containerd.
@@ -106,8 +109,11 @@ func restartDelay(labels map[string]string) (time.Duration, bool) {
 
 // shouldRestart applies the pod's restart policy to a container that exited.
 func shouldRestart(kind string, policy corev1.RestartPolicy, code int32) bool {
-	if kind == kindSidecar {
+	switch kind {
+	case kindSidecar:
 		return true
+	case kindEphemeral:
+		return false
 	}
 	switch policy {
 	case corev1.RestartPolicyNever:

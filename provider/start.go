@@ -262,6 +262,11 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	opts = append(opts, podspec.WithSysctls(pod.Spec.SecurityContext),
 		podspec.WithSeccomp(pod.Spec.SecurityContext, c.SecurityContext, w.p.cfg.SeccompRoot))
 	opts = append(opts, podspec.WithResources(c.Resources))
+	if target := ephemeralTarget(pod, c.Name); target != "" {
+		if r := w.records[target]; r != nil && r.running() && r.current.Pid > 0 {
+			opts = append(opts, podspec.WithPIDNamespace(fmt.Sprintf("/proc/%d/ns/pid", r.current.Pid)))
+		}
+	}
 	if c.TTY {
 		opts = append(opts, oci.WithTTY)
 	}
@@ -294,4 +299,15 @@ func (w *worker) logURI(path string) (*url.URL, error) {
 
 func (w *worker) logPath(name string, attempt int) string {
 	return filepath.Join(w.p.cfg.Sandboxes.PodDir(string(w.uid)), "logs", name, strconv.Itoa(attempt)+".log")
+}
+
+// ephemeralTarget is the container whose processes ephemeral container name
+// shares, or "".
+func ephemeralTarget(pod *corev1.Pod, name string) string {
+	for _, ec := range pod.Spec.EphemeralContainers {
+		if ec.Name == name {
+			return ec.TargetContainerName
+		}
+	}
+	return ""
 }

@@ -57,6 +57,11 @@ func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 	for _, c := range pod.Spec.Containers {
 		st.ContainerStatuses = append(st.ContainerStatuses, w.containerStatus(&c, !initDone))
 	}
+	for i := range pod.Spec.EphemeralContainers {
+		cs := w.containerStatus(ephemeral(&pod.Spec.EphemeralContainers[i]), !initDone)
+		cs.Started, cs.Ready = nil, false // not part of the pod's readiness
+		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
+	}
 	st.Phase = w.phase(pod, initDone)
 	st.Conditions = w.conditions(pod, &st, initDone, now)
 	if w.sandboxErr != "" && w.sb == nil {

@@ -35,6 +35,11 @@ func (w *worker) stopAll(ctx context.Context, pod *corev1.Pod, grace time.Durati
 			first = append(first, r)
 		}
 	}
+	for _, c := range pod.Spec.EphemeralContainers {
+		if r := w.records[c.Name]; r != nil && r.running() {
+			first = append(first, r)
+		}
+	}
 	w.stopGroup(ctx, pod, first, time.Until(deadline))
 	for _, r := range sidecars {
 		w.stopGroup(ctx, pod, []*tracked{r}, max(time.Until(deadline), 2*time.Second))

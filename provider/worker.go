@@ -199,6 +199,9 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 			for i := range pod.Spec.Containers {
 				w.step(ctx, pod, &pod.Spec.Containers[i], kindApp, now)
 			}
+			for i := range pod.Spec.EphemeralContainers {
+				w.step(ctx, pod, ephemeral(&pod.Spec.EphemeralContainers[i]), kindEphemeral, now)
+			}
 		}
 		if err := w.observe(ctx); err != nil {
 			return retryPause, false
@@ -502,4 +505,10 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 		return time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
 	}
 	return 30 * time.Second
+}
+
+// ephemeral is an ephemeral container as a container: the API keeps the
+// same fields under another type.
+func ephemeral(ec *corev1.EphemeralContainer) *corev1.Container {
+	return (*corev1.Container)(&ec.EphemeralContainerCommon)
 }
