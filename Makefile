@@ -3,6 +3,8 @@
 #   make down    stop it and clean the host
 #   make test    vet + unit tests + local cluster + e2e tests + down
 #   make build   the binaries, into _output/bin
+#   make conformance       the upstream e2e suite's node conformance specs (hack/conformance/run.sh)
+#   make conformance-fast  a quick slice of them
 
 SHELL := /bin/bash
 GO ?= go
@@ -11,7 +13,7 @@ LDFLAGS := -X github.com/vk-containerd/vk-containerd/version.Version=$(VERSION)
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build up down status test vet unit e2e bench clean
+.PHONY: build up down status test vet unit e2e bench clean conformance conformance-fast
 
 build:
 	@mkdir -p $(BIN)
@@ -54,6 +56,16 @@ test: vet unit
 bench:
 	$(GO) run ./hack/bench -kubeconfig /var/lib/vk-containerd-local/kubeconfig -node vk-node \
 	  -agent-pid-file /run/vk-containerd-local/vk-containerd.pid -n $${BENCH_PODS:-1,50} -out $${BENCH_OUT:-bench.json}
+
+# conformance runs the upstream e2e suite's conformance specs of the node against NODE (default
+# vk-node) of the cluster in KUBECONFIG (default: the local cluster); FOCUS='regexp' narrows them.
+# Results go to _output/conformance. See hack/conformance/run.sh.
+conformance:
+	@hack/conformance/run.sh
+
+# conformance-fast runs the quick slice listed in hack/conformance/fast.txt.
+conformance-fast:
+	@FAST=1 hack/conformance/run.sh
 
 clean:
 	rm -rf _output
