@@ -11,7 +11,8 @@ import (
 // container_memory_working_set_bytes and container_start_time_seconds (labels
 // container, pod, namespace), pod_cpu_usage_seconds_total and
 // pod_memory_working_set_bytes (labels pod, namespace). metrics-server drops
-// zero samples, so zeros are not written.
+// zero samples, so zeros are not written; a family without samples (no
+// containers run) is left out, as the text format has no empty family.
 func MetricFamilies(s Sample) []*dto.MetricFamily {
 	ts := proto.Int64(s.Time.UnixMilli())
 	family := func(name, help string, typ dto.MetricType) *dto.MetricFamily {
@@ -64,5 +65,11 @@ func MetricFamilies(s Sample) []*dto.MetricFamily {
 		add(podCPU, float64(pods[k].CPUNanos)/1e9, "namespace", k.ns, "pod", k.name)
 		add(podMem, float64(pods[k].MemoryWorkingSet), "namespace", k.ns, "pod", k.name)
 	}
-	return []*dto.MetricFamily{ctrCPU, ctrMem, ctrStart, nodeCPU, nodeMem, podCPU, podMem}
+	var out []*dto.MetricFamily
+	for _, f := range []*dto.MetricFamily{ctrCPU, ctrMem, ctrStart, nodeCPU, nodeMem, podCPU, podMem} {
+		if len(f.Metric) > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }

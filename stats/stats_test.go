@@ -95,6 +95,26 @@ func TestMetricFamiliesParseAsMetricsServerReads(t *testing.T) {
 	}
 }
 
+// TestMetricFamiliesWithoutContainers encodes a node that runs no
+// containers: the text encoder refuses a family without samples, which made
+// /metrics/resource answer 500 on an idle node.
+func TestMetricFamiliesWithoutContainers(t *testing.T) {
+	s := sample()
+	s.Containers = nil
+	var buf bytes.Buffer
+	enc := expfmt.NewEncoder(&buf, expfmt.NewFormat(expfmt.TypeTextPlain))
+	var names []string
+	for _, mf := range MetricFamilies(s) {
+		if err := enc.Encode(mf); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, mf.GetName())
+	}
+	if got := strings.Join(names, ","); got != "node_cpu_usage_seconds_total,node_memory_working_set_bytes" {
+		t.Errorf("families %s, want the node's two", got)
+	}
+}
+
 func TestSummary(t *testing.T) {
 	s := Summary(sample())
 	if s.Node.NodeName != "n1" || *s.Node.CPU.UsageCoreNanoSeconds != 5e9 || *s.Node.Memory.WorkingSetBytes != 200 {
