@@ -143,8 +143,19 @@ helm() {
   rm -rf "$HELM_BIN" && mv "$HELM_BIN.tmp" "$HELM_BIN"
 }
 
+# metrics_server serves the metrics.k8s.io API (kubectl top) from the node's /metrics/resource.
+metrics_server() {
+  [[ -x $METRICS_SERVER_BIN/metrics-server ]] && return
+  log "building metrics-server $METRICS_SERVER_VERSION"
+  rm -rf "$METRICS_SERVER_BIN.tmp"
+  GOBIN=$METRICS_SERVER_BIN.tmp CGO_ENABLED=0 go install \
+    -ldflags "-s -w -X k8s.io/client-go/pkg/version.gitVersion=$METRICS_SERVER_VERSION" \
+    "sigs.k8s.io/metrics-server/cmd/metrics-server@$METRICS_SERVER_VERSION"
+  rm -rf "$METRICS_SERVER_BIN" && mv "$METRICS_SERVER_BIN.tmp" "$METRICS_SERVER_BIN"
+}
+
 if (($# == 0)); then
-  set -- system_packages etcd containerd runc cni_plugins kubernetes
+  set -- system_packages etcd containerd runc cni_plugins kubernetes metrics_server
 fi
 for step in "$@"; do
   t0=$SECONDS
