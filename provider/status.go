@@ -20,7 +20,8 @@ func idOf(c *containerd.ContainerStatus) string {
 // records and the sandbox. Fields the API server owns (qosClass) and
 // conditions of others (PodScheduled) are kept from the pod.
 func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
-	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, StartTime: &w.startTime}
+	// observedGeneration says which spec this status answers.
+	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, StartTime: &w.startTime, ObservedGeneration: pod.Generation}
 	if w.p.cfg.HostIP != nil {
 		st.HostIP = w.p.cfg.HostIP.String()
 		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
@@ -52,6 +53,9 @@ func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 		}
 		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
 			initDone = false
+		} else {
+			// A completed init container stays ready, as on the kubelet.
+			st.InitContainerStatuses[len(st.InitContainerStatuses)-1].Ready = true
 		}
 	}
 	for _, c := range pod.Spec.Containers {
@@ -254,7 +258,7 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		out = append(out, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: w.startTime})
 	}
 	for _, o := range own {
-		c := corev1.PodCondition{Type: o.t, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(now)}
+		c := corev1.PodCondition{Type: o.t, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(now), ObservedGeneration: pod.Generation}
 		if o.ok {
 			c.Status = corev1.ConditionTrue
 		} else if o.reason != "" && o.t != corev1.PodReadyToStartContainers {
