@@ -66,6 +66,13 @@ func requireNode(t *testing.T, why string) {
 	if os.Getenv("VKC_E2E_CONTROL") != "" {
 		return
 	}
+	skipOrFail(t, why)
+}
+
+// skipOrFail skips t for a reason of the cluster under test, or fails it
+// under VKC_E2E_NO_SKIP=1.
+func skipOrFail(t *testing.T, why string) {
+	t.Helper()
 	if os.Getenv("VKC_E2E_NO_SKIP") == "1" {
 		t.Fatalf("%s (and VKC_E2E_NO_SKIP=1)", why)
 	}
