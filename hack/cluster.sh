@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
-# containerd, a loopback OCI registry and vk-containerd as the node, all real
-# components built by hack/deps.sh.
+# metrics-server, containerd, a loopback OCI registry and vk-containerd as the node,
+# all real components built by hack/deps.sh.
 #   hack/cluster.sh up       build what is missing, start what is not running, wait for the node
 #   hack/cluster.sh down     stop everything; leave no process, mount, netns, link or iptables rule
 #   hack/cluster.sh status   show what runs
@@ -30,7 +30,8 @@ AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
 APISERVER=https://127.0.0.1:6443
 CTD_NAMESPACE=vk-containerd
 AGENT_BIN=$REPO_ROOT/_output/bin/vk-containerd
-COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler csr-approver containerd vk-containerd)
+METRICS_SERVER_PORT=4443               # on the node address: the API server reaches it by an endpoint
+COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler csr-approver metrics-server containerd vk-containerd)
 
 kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
@@ -114,6 +115,11 @@ apiserver() {
     --service-account-key-file="$PKI/sa.pub" --service-account-signing-key-file="$PKI/sa.key" \
     --authorization-mode=Node,RBAC --enable-admission-plugins=NodeRestriction \
     --service-cluster-ip-range="$SERVICE_RANGE" --allow-privileged=true \
+    --requestheader-client-ca-file="$PKI/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
+    --enable-aggregator-routing=true \
     --endpoint-reconciler-type=none --profiling=false
   wait_for kube-apiserver 90 kubectl get --raw /readyz
 }
@@ -145,6 +151,25 @@ csr_approver() {
   start csr-approver "$REPO_ROOT/_output/bin/csrapprover" --kubeconfig "$KUBECONFIG_PATH"
   sleep 0.2
   running csr-approver || { tail -n 20 "$LOGS/csr-approver.log" >&2; die "csr-approver exited; its log: $LOGS/csr-approver.log"; }
+}
+
+# metrics-server serves metrics.k8s.io (kubectl top) from the nodes' /metrics/resource. It runs
+# on the host, listens on the node address (an endpoint may not be a loopback address), verifies
+# the node's serving certificate with the cluster CA, and is registered as an aggregated API by
+# hack/metrics-server.yaml.
+metrics_server() {
+  sed -e "s|@NODE_IP@|$NODE_IP|g" -e "s|@CA_BUNDLE@|$(base64 -w0 "$PKI/ca.crt")|g" "$HACK_DIR/metrics-server.yaml" |
+    kubectl apply -f - >/dev/null
+  start metrics-server "$METRICS_SERVER_BIN/metrics-server" \
+    --kubeconfig="$LOCAL/metrics-server.kubeconfig" \
+    --authentication-kubeconfig="$LOCAL/metrics-server.kubeconfig" \
+    --authorization-kubeconfig="$LOCAL/metrics-server.kubeconfig" \
+    --bind-address="$NODE_IP" --secure-port="$METRICS_SERVER_PORT" \
+    --tls-cert-file="$PKI/metrics-server-serving.crt" --tls-private-key-file="$PKI/metrics-server-serving.key" \
+    --kubelet-certificate-authority="$PKI/ca.crt" --kubelet-preferred-address-types=InternalIP \
+    --metric-resolution=15s
+  # Through the API server: the aggregation layer reaches it and it accepts the front proxy.
+  wait_for metrics-server 60 kubectl get --raw /apis/metrics.k8s.io/v1beta1
 }
 
 containerd_config() {
@@ -229,6 +254,7 @@ up() {
   kubeconfig "$LOCAL/controller-manager.kubeconfig" "$APISERVER" "$PKI" controller-manager
   kubeconfig "$LOCAL/scheduler.kubeconfig" "$APISERVER" "$PKI" scheduler
   kubeconfig "$LOCAL/node.kubeconfig" "$APISERVER" "$PKI" node
+  kubeconfig "$LOCAL/metrics-server.kubeconfig" "$APISERVER" "$PKI" metrics-server
   host_network
   registry
   etcd
@@ -236,6 +262,7 @@ up() {
   controller_manager
   scheduler
   csr_approver
+  metrics_server
   containerd_daemon
   cni_config
   agent
@@ -248,6 +275,7 @@ The local cluster is up; its node is $NODE_NAME.
   export KUBECONFIG=$KUBECONFIG_PATH
   $K8S_BIN/kubectl get nodes -o wide
   $K8S_BIN/kubectl run hello --image=$REGISTRY/busybox:1.35 --restart=Never -- sh -c 'echo hello; sleep 3600'
+  $K8S_BIN/kubectl top node    # and top pod: figures after two scrapes (15 s apart)
 Logs are in $LOGS. Stop it with: make down
 MSG
 }
@@ -295,7 +323,7 @@ down() {
   stop vk-containerd
   cleanup_node
   local c
-  for c in csr-approver kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry; do stop "$c"; done
+  for c in metrics-server csr-approver kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry; do stop "$c"; done
   rm -rf "$LOCAL/etcd" "$RUN"
   log "local cluster down"
 }

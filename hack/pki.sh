@@ -2,9 +2,20 @@
 # pki_all DIR NODE NODE_IP writes a CA and every key pair the cluster uses into DIR,
 # keeping what is already there.
 
-# pki_cert DIR NAME CN O [SAN]: a key pair NAME signed by the cluster CA.
+# pki_ca DIR NAME CN: a self-signed CA NAME.
+pki_ca() {
+  local dir=$1 name=$2 cn=$3
+  [[ -f $dir/$name.crt ]] && return
+  openssl genrsa -out "$dir/$name.key" 2048 2>/dev/null
+  openssl req -x509 -new -key "$dir/$name.key" -subj "/CN=$cn" -days 3650 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$dir/$name.crt" 2>/dev/null
+}
+
+# pki_cert DIR NAME CN O [SAN] [CA]: a key pair NAME signed by the CA named CA (default: the
+# cluster CA, ca).
 pki_cert() {
-  local dir=$1 name=$2 cn=$3 o=$4 san=${5:-}
+  local dir=$1 name=$2 cn=$3 o=$4 san=${5:-} ca=${6:-ca}
   [[ -f $dir/$name.crt ]] && return
   local subj="/CN=$cn"; [[ -n $o ]] && subj="/O=$o$subj"
   local ext=$dir/$name.ext
@@ -16,7 +27,7 @@ pki_cert() {
   } > "$ext"
   openssl genrsa -out "$dir/$name.key" 2048 2>/dev/null
   openssl req -new -key "$dir/$name.key" -subj "$subj" -out "$dir/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.crt" -CAkey "$dir/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$dir/$name.csr" -CA "$dir/$ca.crt" -CAkey "$dir/$ca.key" -CAcreateserial \
     -days 3650 -extfile "$ext" -out "$dir/$name.crt" 2>/dev/null
   rm -f "$dir/$name.csr" "$ext"
 }
@@ -24,12 +35,7 @@ pki_cert() {
 pki_all() {
   local dir=$1 node=$2 node_ip=$3
   mkdir -p "$dir"; chmod 700 "$dir"
-  if [[ ! -f $dir/ca.crt ]]; then
-    openssl genrsa -out "$dir/ca.key" 2048 2>/dev/null
-    openssl req -x509 -new -key "$dir/ca.key" -subj "/CN=vk-containerd-local-ca" -days 3650 \
-      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
-      -out "$dir/ca.crt" 2>/dev/null
-  fi
+  pki_ca "$dir" ca vk-containerd-local-ca
   pki_cert "$dir" apiserver kube-apiserver "" \
     "IP:127.0.0.1,IP:10.96.0.1,IP:$node_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   pki_cert "$dir" admin kubernetes-admin system:masters
@@ -37,6 +43,15 @@ pki_all() {
   pki_cert "$dir" controller-manager system:kube-controller-manager ""
   pki_cert "$dir" scheduler system:kube-scheduler ""
   pki_cert "$dir" node "system:node:$node" system:nodes
+  # metrics-server: a client identity, and a serving certificate for the name the API server
+  # verifies when it proxies metrics.k8s.io (the service metrics-server in kube-system).
+  pki_cert "$dir" metrics-server system:metrics-server ""
+  pki_cert "$dir" metrics-server-serving metrics-server.kube-system.svc "" \
+    "DNS:metrics-server.kube-system.svc,DNS:metrics-server.kube-system.svc.cluster.local,IP:$node_ip"
+  # The front proxy: the API server's client certificate for aggregated API servers, from a CA
+  # of its own that they trust for the requestheader identity.
+  pki_ca "$dir" front-proxy-ca vk-containerd-local-front-proxy-ca
+  pki_cert "$dir" front-proxy-client front-proxy-client "" "" front-proxy-ca
   if [[ ! -f $dir/sa.key ]]; then
     openssl genrsa -out "$dir/sa.key" 2048 2>/dev/null
     openssl rsa -in "$dir/sa.key" -pubout -out "$dir/sa.pub" 2>/dev/null
