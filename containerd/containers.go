@@ -200,9 +200,16 @@ func (r *Runtime) SignalContainer(ctx context.Context, id string, sig syscall.Si
 	return nil
 }
 
+// removeTimeout bounds one container's removal.
+const removeTimeout = time.Minute
+
 // RemoveContainer deletes the container's task (killing it if it still runs),
 // the container and its snapshot. Removing what is gone is not an error.
+// A removal, once begun, is not cut short by ctx's end (the agent shutting
+// down): a task delete cancelled half-way can leave its shim behind.
 func (r *Runtime) RemoveContainer(ctx context.Context, id string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
 	c, err := r.client.LoadContainer(ctx, id)
 	if errdefs.IsNotFound(err) {
 		return nil
