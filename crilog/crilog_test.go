@@ -3,6 +3,7 @@ package crilog
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +192,45 @@ func TestFollowStopsWhenDone(t *testing.T) {
 	}
 	if out.String() != "first\nlast\n" {
 		t.Fatalf("got %q", out.String())
+	}
+}
+
+func TestLastLineWithoutNewline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	w, _ := NewWriter(path, 0, 1)
+	write(t, w, "stdout", "first\r\nDONE")
+	w.Close()
+	if got := read(t, path, Options{Tail: -1}); got != "first\nDONE" {
+		t.Fatalf("got %q, want %q", got, "first\nDONE")
+	}
+	if got := read(t, path, Options{Tail: 1}); got != "DONE" {
+		t.Fatalf("--tail=1: got %q", got)
+	}
+}
+
+func TestPartialLineReachesTheLogWhileOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	w, _ := NewWriter(path, 0, 1)
+	pr, pw := io.Pipe()
+	copied := make(chan error, 1)
+	go func() { copied <- w.Copy("stdout", pr) }()
+	if _, err := pw.Write([]byte("prompt> ")); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for read(t, path, Options{Tail: -1}) != "prompt> " && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := read(t, path, Options{Tail: -1}); got != "prompt> " {
+		t.Fatalf("while the stream is open: %q", got)
+	}
+	pw.Write([]byte("answer\n"))
+	pw.Close()
+	if err := <-copied; err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if got := read(t, path, Options{Tail: -1}); got != "prompt> answer\n" {
+		t.Fatalf("after the rest of the line: %q", got)
 	}
 }

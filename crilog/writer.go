@@ -8,7 +8,8 @@
 package crilog
 
 import (
-	"bufio"
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -61,26 +62,91 @@ func (w *Writer) open() error {
 	return nil
 }
 
+// PartialFlush is how long the start of a line may wait for its end before
+// it is written as a partial (P) record, so output without a newline (a
+// prompt, `echo -n`) reaches the log while the container still runs.
+const PartialFlush = 50 * time.Millisecond
+
 // Copy reads r to its end and writes each line as records of stream
-// ("stdout" or "stderr").
+// ("stdout" or "stderr"). A line longer than maxLine, or one whose end is
+// slow to come, is written in partial (P) records that readers join, as
+// the kubelet's do. A "\r\n" ending counts as "\n".
 func (w *Writer) Copy(stream string, r io.Reader) error {
-	br := bufio.NewReaderSize(r, maxLine)
+	chunks := make(chan []byte)
+	readErr := make(chan error, 1)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		defer close(chunks)
+		for {
+			buf := make([]byte, 32*1024)
+			n, err := r.Read(buf)
+			if n > 0 {
+				select {
+				case chunks <- buf[:n]:
+				case <-done:
+					return
+				}
+			}
+			if err != nil {
+				readErr <- err
+				return
+			}
+		}
+	}()
+	flush := time.NewTimer(time.Hour)
+	defer flush.Stop()
+	var pending []byte
 	for {
-		line, isPrefix, err := br.ReadLine()
-		if len(line) > 0 || (err == nil && !isPrefix) {
-			tag := "F"
-			if isPrefix {
-				tag = "P"
+		select {
+		case b, ok := <-chunks:
+			if !ok {
+				if len(pending) > 0 {
+					if err := w.record(stream, "P", pending); err != nil {
+						return err
+					}
+				}
+				if err := <-readErr; !errors.Is(err, io.EOF) {
+					return err
+				}
+				return nil
 			}
-			if werr := w.record(stream, tag, line); werr != nil {
-				return werr
+			var err error
+			if pending, err = w.writeComplete(stream, append(pending, b...)); err != nil {
+				return err
+			}
+			if len(pending) > 0 {
+				flush.Reset(PartialFlush)
+			}
+		case <-flush.C:
+			if len(pending) > 0 {
+				if err := w.record(stream, "P", pending); err != nil {
+					return err
+				}
+				pending = nil
 			}
 		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
+	}
+}
+
+// writeComplete writes the full lines of buf, and full-size partial
+// records of a long line, and returns what is left.
+func (w *Writer) writeComplete(stream string, buf []byte) ([]byte, error) {
+	for {
+		i := bytes.IndexByte(buf, '\n')
+		switch {
+		case i >= 0 && i <= maxLine:
+			if err := w.record(stream, "F", bytes.TrimSuffix(buf[:i], []byte("\r"))); err != nil {
+				return nil, err
+			}
+			buf = buf[i+1:]
+		case len(buf) >= maxLine:
+			if err := w.record(stream, "P", buf[:maxLine]); err != nil {
+				return nil, err
+			}
+			buf = buf[maxLine:]
+		default:
+			return buf, nil
 		}
 	}
 }

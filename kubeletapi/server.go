@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	"github.com/virtual-kubelet/virtual-kubelet/node/nodeutil"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -141,6 +142,9 @@ func routes(pods api.PodHandlerConfig) http.Handler {
 			api.WithPortForwardCreationTimeout(pods.StreamCreationTimeout),
 		)).Methods("POST", "GET")
 	}
+	// The agent's own metrics (Go runtime and process), where a kubelet
+	// serves its metrics.
+	r.Handle("/metrics", promhttp.Handler()).Methods("GET")
 	r.NotFoundHandler = api.PodHandler(pods, false)
 	return r
 }

@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,9 +41,12 @@ func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 		st.PodIP, st.PodIPs = prev.PodIP, prev.PodIPs
 	}
 
+	// In a pod with init containers, a container not yet created waits
+	// with PodInitializing, as on the kubelet.
+	hasInit := len(pod.Spec.InitContainers) > 0
 	initDone := true
 	for _, c := range pod.Spec.InitContainers {
-		cs := w.containerStatus(&c, false)
+		cs := w.containerStatus(&c, hasInit)
 		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 		r := w.records[c.Name]
 		if r != nil && r.kind == kindSidecar {
@@ -59,10 +63,10 @@ func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 		}
 	}
 	for _, c := range pod.Spec.Containers {
-		st.ContainerStatuses = append(st.ContainerStatuses, w.containerStatus(&c, !initDone))
+		st.ContainerStatuses = append(st.ContainerStatuses, w.containerStatus(&c, hasInit))
 	}
 	for i := range pod.Spec.EphemeralContainers {
-		cs := w.containerStatus(ephemeral(&pod.Spec.EphemeralContainers[i]), !initDone)
+		cs := w.containerStatus(ephemeral(&pod.Spec.EphemeralContainers[i]), false)
 		cs.Started, cs.Ready = nil, false // not part of the pod's readiness
 		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
 	}
@@ -160,7 +164,7 @@ func (w *worker) terminated(spec *corev1.Container, c *containerd.ContainerStatu
 	if c.Labels[containerd.LabelOOMKilled] == "true" {
 		t.Reason = ReasonOOMKilled
 	}
-	t.Message = w.terminationMessage(spec, c.ID, containerd.Attempt(c.Labels), t.ExitCode)
+	t.Message = w.terminationMessage(spec, c.ID, containerd.Attempt(c.Labels), t.ExitCode, c.FinishedAt)
 	if t.ExitCode > 128 && t.ExitCode < 128+65 {
 		t.Signal = t.ExitCode - 128
 	}
@@ -217,24 +221,41 @@ func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
 // conditions builds the kubelet's pod conditions and keeps others' ones.
 func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool, now time.Time) []corev1.PodCondition {
 	ready := initDone
+	var unready, incomplete []string
 	for _, cs := range append(append([]corev1.ContainerStatus{}, st.ContainerStatuses...), sidecarStatuses(w, pod, st)...) {
 		if !cs.Ready {
 			ready = false
+			unready = append(unready, cs.Name)
+		}
+	}
+	for i, c := range pod.Spec.InitContainers {
+		cs := st.InitContainerStatuses[i]
+		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+		if (sidecar && (cs.Started == nil || !*cs.Started)) || (!sidecar && (cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0)) {
+			incomplete = append(incomplete, c.Name)
 		}
 	}
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		ready = false
 	}
 	sandboxReady := w.sb != nil && !w.terminal
+	// The kubelet's messages list the containers in the way, as "[a b]".
+	listed := func(what string, names []string) string {
+		if len(names) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("containers with %s status: %s", what, names)
+	}
 	own := []struct {
-		t      corev1.PodConditionType
-		ok     bool
-		reason string
+		t       corev1.PodConditionType
+		ok      bool
+		reason  string
+		message string
 	}{
-		{corev1.PodReadyToStartContainers, sandboxReady, ""},
-		{corev1.PodInitialized, initDone, "ContainersNotInitialized"},
-		{corev1.ContainersReady, ready, "ContainersNotReady"},
-		{corev1.PodReady, ready, "ContainersNotReady"},
+		{corev1.PodReadyToStartContainers, sandboxReady, "", ""},
+		{corev1.PodInitialized, initDone, "ContainersNotInitialized", listed("incomplete", incomplete)},
+		{corev1.ContainersReady, ready, "ContainersNotReady", listed("unready", unready)},
+		{corev1.PodReady, ready, "ContainersNotReady", listed("unready", unready)},
 	}
 	prev := map[corev1.PodConditionType]corev1.PodCondition{}
 	for _, c := range w.currentStatus().Conditions {
@@ -262,7 +283,7 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		if o.ok {
 			c.Status = corev1.ConditionTrue
 		} else if o.reason != "" && o.t != corev1.PodReadyToStartContainers {
-			c.Reason = o.reason
+			c.Reason, c.Message = o.reason, o.message
 		}
 		if o.t == corev1.PodInitialized && initDone && st.Phase == corev1.PodSucceeded {
 			c.Reason = "PodCompleted"
@@ -270,9 +291,9 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		if !o.ok && (o.t == corev1.ContainersReady || o.t == corev1.PodReady) {
 			switch st.Phase {
 			case corev1.PodSucceeded:
-				c.Reason = "PodCompleted"
+				c.Reason, c.Message = "PodCompleted", ""
 			case corev1.PodFailed:
-				c.Reason = "PodFailed"
+				c.Reason, c.Message = "PodFailed", ""
 			}
 		}
 		if p, ok := prev[o.t]; ok && p.Status == c.Status {

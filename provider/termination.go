@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -19,6 +20,8 @@ const (
 	maxTerminationMessage = 4096
 	fallbackLogLines      = 80
 	fallbackLogBytes      = 2048
+	// logSettle is how long after an exit its log is complete.
+	logSettle = 4 * crilog.PartialFlush
 )
 
 // terminationFile is the host file mounted at the container's
@@ -52,13 +55,28 @@ func (w *worker) terminationMount(c *corev1.Container, id string) (src, dst stri
 // terminationMessage is what an ended attempt left for its status: the
 // file's content, or, under FallbackToLogsOnError after a failure with an
 // empty file, the tail of its log.
-func (w *worker) terminationMessage(c *corev1.Container, id string, attempt int, exitCode int32) string {
+func (w *worker) terminationMessage(c *corev1.Container, id string, attempt int, exitCode int32, finished time.Time) string {
 	if c == nil || w.p.cfg.Sandboxes == nil {
 		return ""
 	}
+	// An ended attempt's message does not change: read it once.
+	if msg, ok := w.messages[id]; ok {
+		return msg
+	}
+	msg := w.readTerminationMessage(c, id, attempt, exitCode, finished)
+	w.messages[id] = msg
+	return msg
+}
+
+func (w *worker) readTerminationMessage(c *corev1.Container, id string, attempt int, exitCode int32, finished time.Time) string {
 	msg := readPrefix(w.terminationFile(id), maxTerminationMessage)
 	if msg != "" || exitCode == 0 || c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 		return msg
+	}
+	// The log writer holds the start of an unfinished last line back for
+	// a moment before it writes it: give it that moment after the exit.
+	if settle := time.Until(finished.Add(logSettle)); settle > 0 {
+		time.Sleep(settle)
 	}
 	var out bytes.Buffer
 	opts := crilog.Options{Tail: fallbackLogLines, LimitBytes: 1 << 20}

@@ -60,6 +60,7 @@ type worker struct {
 	announcedBackoffTill map[string]time.Time
 	probers              map[string]*prober     // by container name
 	kills                map[string]killRequest // by attempt id, from failed probes; guarded by mu
+	messages             map[string]string      // termination messages of ended attempts, by id
 }
 
 func newWorker(p *Pods, pod *corev1.Pod) *worker {
@@ -71,6 +72,7 @@ func newWorker(p *Pods, pod *corev1.Pod) *worker {
 		records:              map[string]*tracked{},
 		probers:              map[string]*prober{},
 		kills:                map[string]killRequest{},
+		messages:             map[string]string{},
 		imageBackoff:         map[string]time.Duration{},
 		announcedBackoffTill: map[string]time.Time{},
 	}
