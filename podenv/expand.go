@@ -2,11 +2,11 @@ package podenv
 
 import "strings"
 
-// expand replaces $(NAME) references in s with the value of NAME in vars,
+// Expand replaces $(NAME) references in s with the value of NAME in vars,
 // following the kubelet's rules: "$$" becomes "$", a reference to an unknown
 // name is kept verbatim, an unterminated "$(" is kept verbatim, and a "$"
 // followed by anything else is kept as is.
-func expand(s string, vars map[string]string) string {
+func Expand(s string, vars map[string]string) string {
 	if !strings.Contains(s, "$") {
 		return s
 	}

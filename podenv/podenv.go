@@ -200,7 +200,7 @@ func (r *resolver) addEnvFrom(ctx context.Context, env *envList, from corev1.Env
 // an optional source or key is missing.
 func (r *resolver) value(ctx context.Context, env *envList, ev corev1.EnvVar) (val string, ok bool, err error) {
 	if ev.Value != "" || ev.ValueFrom == nil {
-		return expand(ev.Value, r.withServices(env.values)), true, nil
+		return Expand(ev.Value, r.withServices(env.values)), true, nil
 	}
 	vf := ev.ValueFrom
 	switch {

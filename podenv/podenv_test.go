@@ -212,8 +212,8 @@ func TestExpand(t *testing.T) {
 		{"$()", "$()"},
 		{"ü$(A)ü", "üaü"},
 	} {
-		if got := expand(tc.in, vars); got != tc.want {
-			t.Errorf("expand(%q) = %q, want %q", tc.in, got, tc.want)
+		if got := Expand(tc.in, vars); got != tc.want {
+			t.Errorf("Expand(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
 }

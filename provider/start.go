@@ -226,7 +226,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	if err != nil {
 		return nil, newStartError(ReasonCreateConfigError, err)
 	}
-	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths)
+	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, envMap(env))
 	if err != nil {
 		return nil, newStartError(ReasonCreateContainerError, err)
 	}
@@ -310,4 +310,15 @@ func ephemeralTarget(pod *corev1.Pod, name string) string {
 		}
 	}
 	return ""
+}
+
+// envMap turns NAME=value entries into a map.
+func envMap(env []string) map[string]string {
+	m := make(map[string]string, len(env))
+	for _, kv := range env {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
 }

@@ -54,6 +54,21 @@ type File struct {
 //  6. Remove the previous hidden directory and any leftovers of interrupted
 //     earlier runs (every other entry whose name starts with "..").
 func WriteAtomic(dir string, files map[string]File) error {
+	return WriteAtomicGroup(dir, files, -1)
+}
+
+// WriteAtomicGroup is WriteAtomic for a pod with an fsGroup: when gid is not
+// -1, the files and directories belong to group gid, which may read them
+// (files gain 0440, directories 0550 and the setgid bit), as the kubelet
+// does for read-only volumes.
+func WriteAtomicGroup(dir string, files map[string]File, gid int) error {
+	if gid >= 0 {
+		owned := make(map[string]File, len(files))
+		for name, f := range files {
+			owned[name] = File{Data: f.Data, Mode: filePerm(f.Mode) | 0o440}
+		}
+		files = owned
+	}
 	if err := validateFiles(files); err != nil {
 		return err
 	}
@@ -63,7 +78,7 @@ func WriteAtomic(dir string, files map[string]File) error {
 	current := currentDataDir(dir)
 	unchanged := current != "" && sameContent(filepath.Join(dir, current), files)
 	if !unchanged {
-		name, err := writeDataDir(dir, files)
+		name, err := writeDataDir(dir, files, gid)
 		if err != nil {
 			return err
 		}
@@ -170,7 +185,7 @@ func filePerm(m os.FileMode) os.FileMode {
 }
 
 // writeDataDir writes files into a new hidden directory and returns its name.
-func writeDataDir(dir string, files map[string]File) (string, error) {
+func writeDataDir(dir string, files map[string]File, gid int) (string, error) {
 	tsDir, err := os.MkdirTemp(dir, time.Now().UTC().Format("..2006_01_02_15_04_05.")+"*")
 	if err != nil {
 		return "", fmt.Errorf("creating data directory in %s: %w", dir, err)
@@ -178,6 +193,17 @@ func writeDataDir(dir string, files map[string]File) (string, error) {
 	if err := writeFiles(tsDir, files); err != nil {
 		_ = os.RemoveAll(tsDir)
 		return "", err
+	}
+	if gid >= 0 {
+		if err := SetGroup(tsDir, gid, true, true); err != nil {
+			_ = os.RemoveAll(tsDir)
+			return "", err
+		}
+		// The volume's own directory is what the container sees first.
+		if err := SetGroup(dir, gid, true, false); err != nil {
+			_ = os.RemoveAll(tsDir)
+			return "", err
+		}
 	}
 	return filepath.Base(tsDir), nil
 }
@@ -307,4 +333,41 @@ func removeStale(dir, keep string) error {
 		}
 	}
 	return nil
+}
+
+// SetGroup gives root, and everything below it if recursive, to group gid, as the kubelet does with a pod's fsGroup: files gain group
+// read (and write unless readOnly), directories also group execute and the
+// setgid bit, so new files inherit the group. Symbolic links only change
+// group.
+func SetGroup(root string, gid int, readOnly, recursive bool) error {
+	mask := os.FileMode(0o660)
+	if readOnly {
+		mask = 0o440
+	}
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, -1, gid); err != nil {
+			return fmt.Errorf("chgrp %s: %w", p, err)
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode().Perm() | mask
+		if d.IsDir() {
+			mode |= 0o110 | os.ModeSetgid
+		}
+		if err := os.Chmod(p, mode|info.Mode()&(os.ModeSetuid|os.ModeSticky)); err != nil {
+			return fmt.Errorf("chmod %s: %w", p, err)
+		}
+		if d.IsDir() && !recursive {
+			return fs.SkipDir
+		}
+		return nil
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -184,5 +185,36 @@ func TestWriteAtomicRejectsNames(t *testing.T) {
 	conflict := map[string]File{"a": {Data: []byte("x")}, "a/b": {Data: []byte("y")}}
 	if err := WriteAtomic(t.TempDir(), conflict); err == nil {
 		t.Error("file that is also a parent directory accepted")
+	}
+}
+
+func TestWriteAtomicGroup(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "vol")
+	gid := os.Getgid() // a group the test may give files to
+	if err := WriteAtomicGroup(dir, map[string]File{"a/b": {Data: []byte("x"), Mode: 0o400}}, gid); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string]os.FileMode{
+		"a/b": 0o440,
+		"a":   0o755 | os.ModeSetgid | os.ModeDir,
+	} {
+		info, err := os.Stat(filepath.Join(dir, p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", p, info.Mode(), want)
+		}
+		if st := info.Sys().(*syscall.Stat_t); int(st.Gid) != gid {
+			t.Errorf("%s: group %d, want %d", p, st.Gid, gid)
+		}
+	}
+	// Unchanged content is not rewritten.
+	before, _ := os.Readlink(filepath.Join(dir, "..data"))
+	if err := WriteAtomicGroup(dir, map[string]File{"a/b": {Data: []byte("x"), Mode: 0o400}}, gid); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.Readlink(filepath.Join(dir, "..data")); after != before {
+		t.Errorf("rewritten although unchanged: %s -> %s", before, after)
 	}
 }

@@ -17,8 +17,9 @@ import (
 const emptyDirMode os.FileMode = 0o777
 
 // prepareEmptyDir creates the emptyDir directory dir and, for medium Memory,
-// mounts a tmpfs on it unless one is already mounted there.
-func prepareEmptyDir(dir string, ed *corev1.EmptyDirVolumeSource) error {
+// mounts a tmpfs on it unless one is already mounted there; with an fsGroup
+// (gid not -1) the directory belongs to that group.
+func prepareEmptyDir(dir string, ed *corev1.EmptyDirVolumeSource, gid int) error {
 	memory := false
 	switch {
 	case ed.Medium == corev1.StorageMediumDefault:
@@ -47,6 +48,9 @@ func prepareEmptyDir(dir string, ed *corev1.EmptyDirVolumeSource) error {
 	// Set the mode exactly: Mkdir's mode is filtered by the umask.
 	if err := os.Chmod(dir, mode); err != nil {
 		return fmt.Errorf("chmod %s: %w", dir, err)
+	}
+	if gid >= 0 {
+		return SetGroup(dir, gid, false, false)
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vk-containerd/vk-containerd/podenv"
 )
 
 // Mount is a bind mount of a host path into a container.
@@ -19,14 +21,14 @@ type Mount struct {
 }
 
 // ContainerMounts returns the bind mounts for c's volumeMounts given the host
-// paths Prepare returned. subPath (or subPathExpr, expanded from c's literal
-// and pod-field environment variables) selects a file or directory under the
+// paths Prepare returned. subPath (or subPathExpr, expanded from env, the
+// container's resolved environment) selects a file or directory under the
 // volume; absolute subPaths, ".." elements and symlinks leading out of the
 // volume are rejected. A missing subPath is created as a 0755 directory in
 // writable volumes and is an error in the read-only ones. readOnly comes from
 // the volumeMount, and secret, configMap, downwardAPI and projected volumes
 // are always mounted read-only, as the kubelet does.
-func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string) ([]Mount, error) {
+func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string, env map[string]string) ([]Mount, error) {
 	if pod == nil || c == nil {
 		return nil, errors.New("nil pod or container")
 	}
@@ -53,7 +55,7 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 			if sub != "" {
 				return nil, fmt.Errorf("volume %q: subPath and subPathExpr are mutually exclusive", vm.Name)
 			}
-			sub = expandSubPath(vm.SubPathExpr, pod, c)
+			sub = podenv.Expand(vm.SubPathExpr, env)
 		}
 		if sub != "" {
 			resolved, err := resolveSubPath(src, sub, !isAtomicVolume(v))
@@ -122,55 +124,3 @@ func within(root, p string) bool {
 	return p == root || root == "/" || strings.HasPrefix(p, root+string(filepath.Separator))
 }
 
-// expandSubPath expands $(VAR) references in a subPathExpr from c's env
-// entries that have a literal value or a pod metadata fieldRef. "$$" is a
-// literal "$" and unknown references are left as they are.
-func expandSubPath(expr string, pod *corev1.Pod, c *corev1.Container) string {
-	vars := make(map[string]string, len(c.Env))
-	for _, e := range c.Env {
-		switch {
-		case e.ValueFrom == nil:
-			vars[e.Name] = e.Value
-		case e.ValueFrom.FieldRef != nil:
-			if v, err := envFieldValue(pod, e.ValueFrom.FieldRef.FieldPath); err == nil {
-				vars[e.Name] = v
-			}
-		}
-	}
-	var b strings.Builder
-	for i := 0; i < len(expr); i++ {
-		if expr[i] != '$' || i+1 >= len(expr) {
-			b.WriteByte(expr[i])
-			continue
-		}
-		switch expr[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-			continue
-		case '(':
-			if end := strings.IndexByte(expr[i+2:], ')'); end >= 0 {
-				name := expr[i+2 : i+2+end]
-				if v, ok := vars[name]; ok {
-					b.WriteString(v)
-					i += 2 + end
-					continue
-				}
-			}
-		}
-		b.WriteByte('$')
-	}
-	return b.String()
-}
-
-// envFieldValue returns pod fields an env fieldRef may name that are known
-// before the pod runs.
-func envFieldValue(pod *corev1.Pod, fieldPath string) (string, error) {
-	switch fieldPath {
-	case "spec.nodeName":
-		return pod.Spec.NodeName, nil
-	case "spec.serviceAccountName":
-		return pod.Spec.ServiceAccountName, nil
-	}
-	return podFieldValue(pod, fieldPath)
-}

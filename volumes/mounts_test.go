@@ -44,7 +44,7 @@ func TestContainerMountsReadOnly(t *testing.T) {
 		corev1.VolumeMount{Name: "cfg", MountPath: "/etc/app"},
 		corev1.VolumeMount{Name: "sec", MountPath: "relative/secret"},
 	)
-	got, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths)
+	got, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +71,7 @@ func TestContainerMountsSubPath(t *testing.T) {
 		corev1.VolumeMount{Name: "scratch", MountPath: "/per-pod", SubPathExpr: "pods/$(POD_NAME)"},
 	)
 	c := &pod.Spec.Containers[0]
-	c.Env = []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}}
-	got, err := ContainerMounts(pod, c, paths)
+	got, err := ContainerMounts(pod, c, paths, map[string]string{"POD_NAME": "web"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +105,7 @@ func TestContainerMountsSubPathErrors(t *testing.T) {
 		if err := os.Symlink(outside, filepath.Join(paths["scratch"], "esc")); err != nil {
 			t.Fatal(err)
 		}
-		_, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths)
+		_, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths, nil)
 		if err == nil {
 			t.Errorf("%s: accepted", name)
 		}
@@ -125,31 +124,29 @@ func TestContainerMountsSubPathErrors(t *testing.T) {
 	if err := os.Symlink("real", filepath.Join(paths["scratch"], "link")); err != nil {
 		t.Fatal(err)
 	}
-	got, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths)
+	got, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths, nil)
 	if err != nil || got[0].Source != filepath.Join(paths["scratch"], "real") {
 		t.Errorf("in-volume symlink: %+v, %v", got, err)
 	}
 	// A volume Prepare did not return is an error.
 	delete(paths, "scratch")
-	if _, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths); err == nil {
+	if _, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths, nil); err == nil {
 		t.Error("unprepared volume accepted")
 	}
 }
 
-func TestExpandSubPath(t *testing.T) {
+func TestSubPathExprFromTheEnvironment(t *testing.T) {
 	pod := testPod()
-	c := &corev1.Container{Env: []corev1.EnvVar{{Name: "A", Value: "x"}}}
-	for in, want := range map[string]string{
-		"$(A)/b":   "x/b",
-		"$$(A)":    "$(A)",
-		"$(B)":     "$(B)",
-		"a$":       "a$",
-		"$(A":      "$(A",
-		"plain":    "plain",
-		"$(A)$(A)": "xx",
-	} {
-		if got := expandSubPath(in, pod, c); got != want {
-			t.Errorf("expandSubPath(%q) = %q, want %q", in, got, want)
-		}
+	pod.Spec.Volumes = []corev1.Volume{{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+	c := &corev1.Container{VolumeMounts: []corev1.VolumeMount{{Name: "scratch", MountPath: "/m", SubPathExpr: "$(ANNOTATION)/$(POD_NAME)"}}}
+	paths := map[string]string{"scratch": t.TempDir()}
+	got, err := ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "mypath", "POD_NAME": "foo"})
+	if err != nil || len(got) != 1 || got[0].Source != filepath.Join(paths["scratch"], "mypath", "foo") {
+		t.Fatalf("expanded subPath: %+v, %v", got, err)
+	}
+	// A reference that expands to nothing leaves an absolute path: refused,
+	// as on the kubelet (the pod waits until the value is there).
+	if _, err := ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "", "POD_NAME": "foo"}); err == nil || !strings.Contains(err.Error(), "relative") {
+		t.Fatalf("absolute expansion: %v", err)
 	}
 }

@@ -154,7 +154,7 @@ func (m *Manager) prepareVolume(ctx context.Context, pod *corev1.Pod, ps *podSta
 		}
 		return p, nil
 	case v.EmptyDir != nil:
-		if err := prepareEmptyDir(dir, v.EmptyDir); err != nil {
+		if err := prepareEmptyDir(dir, v.EmptyDir, fsGroup(pod)); err != nil {
 			return "", fmt.Errorf("volume %q: %w", v.Name, err)
 		}
 		return dir, nil
@@ -204,7 +204,7 @@ func (m *Manager) writeAtomicVolume(ctx context.Context, pod *corev1.Pod, ps *po
 	if err := os.MkdirAll(filepath.Dir(dir), 0o750); err != nil {
 		return time.Time{}, fmt.Errorf("volume %q: %w", v.Name, err)
 	}
-	if err := WriteAtomic(dir, files); err != nil {
+	if err := WriteAtomicGroup(dir, files, fsGroup(pod)); err != nil {
 		return time.Time{}, fmt.Errorf("volume %q: %w", v.Name, err)
 	}
 	return next, nil
@@ -284,4 +284,12 @@ func (m *Manager) Cleanup(podUID string) error {
 		return fmt.Errorf("removing %s: %w", base, err)
 	}
 	return nil
+}
+
+// fsGroup is the pod's fsGroup, the group that owns its volumes, or -1.
+func fsGroup(pod *corev1.Pod) int {
+	if sc := pod.Spec.SecurityContext; sc != nil && sc.FSGroup != nil {
+		return int(*sc.FSGroup)
+	}
+	return -1
 }
