@@ -123,4 +123,3 @@ func resolveSubPath(root, sub string, create bool) (string, error) {
 func within(root, p string) bool {
 	return p == root || root == "/" || strings.HasPrefix(p, root+string(filepath.Separator))
 }
-
