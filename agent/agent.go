@@ -124,6 +124,7 @@ func Run(ctx context.Context, cfg Config) error {
 		NodeName:    cfg.NodeName,
 		HostIP:      nodeIP,
 		NodeMemory:  resources.MemoryBytes,
+		Allocatable: nodeObj.Status.Allocatable.DeepCopy(),
 		Runtime:     rt,
 		Images:      containerd.NewImages(rt, cfg.RegistryConfigDir),
 		Sandboxes:   sandboxes,

@@ -35,11 +35,14 @@ type PodsConfig struct {
 	HostIP   net.IP
 	// NodeMemory is the node's memory in bytes, for oom_score_adj of burstable pods.
 	NodeMemory int64
-	Runtime    *containerd.Runtime
-	Images     *containerd.Images
-	Sandboxes  *sandbox.Manager
-	Client     kubernetes.Interface
-	Recorder   record.EventRecorder
+	// Allocatable is the node's allocatable resources: the downward API's
+	// value of a limit a container does not set.
+	Allocatable corev1.ResourceList
+	Runtime     *containerd.Runtime
+	Images      *containerd.Images
+	Sandboxes   *sandbox.Manager
+	Client      kubernetes.Interface
+	Recorder    record.EventRecorder
 	// LogDriver is the binary the shim runs to write container logs (the agent's own).
 	LogDriver   string
 	LogMaxSize  int64

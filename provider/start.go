@@ -204,7 +204,7 @@ func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (containe
 
 // specOpts builds the OCI spec options of container c in the pod's sandbox.
 func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig) ([]oci.SpecOpts, error) {
-	facts := podenv.Facts{NodeName: w.p.cfg.NodeName}
+	facts := podenv.Facts{NodeName: w.p.cfg.NodeName, Allocatable: w.p.cfg.Allocatable}
 	for _, ip := range w.sb.IPs {
 		facts.PodIPs = append(facts.PodIPs, ip.String())
 	}
