@@ -226,7 +226,8 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	if err != nil {
 		return nil, newStartError(ReasonCreateConfigError, err)
 	}
-	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, envMap(env))
+	vars := envMap(env)
+	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, vars)
 	if err != nil {
 		return nil, newStartError(ReasonCreateContainerError, err)
 	}
@@ -248,7 +249,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		netNS, utsNS = "", ""
 	}
 	opts := []oci.SpecOpts{
-		podspec.WithCommand(img, c.Command, c.Args),
+		podspec.WithCommand(img, expandAll(c.Command, vars), expandAll(c.Args, vars)),
 		podspec.WithEnv(img, env),
 		podspec.WithWorkingDir(img, c.WorkingDir),
 		podspec.WithJoinedNamespaces(netNS, w.sb.Namespaces.IPC, utsNS),
@@ -321,4 +322,17 @@ func envMap(env []string) map[string]string {
 		}
 	}
 	return m
+}
+
+// expandAll expands $(VAR) references in a container's command or args
+// from its environment, as the kubelet does.
+func expandAll(list []string, vars map[string]string) []string {
+	if list == nil {
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = podenv.Expand(s, vars)
+	}
+	return out
 }
