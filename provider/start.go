@@ -229,7 +229,8 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	vars := envMap(env)
 	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, vars)
 	if err != nil {
-		return nil, newStartError(ReasonCreateContainerError, err)
+		// A bad subPath is the pod's configuration, as on the kubelet.
+		return nil, newStartError(ReasonCreateConfigError, err)
 	}
 	mounts := []podspec.Mount{
 		{Source: w.sb.Hosts, Destination: "/etc/hosts"},
