@@ -1,7 +1,7 @@
 # vk-containerd
 #   make up      the local cluster with vk-containerd as its node
 #   make down    stop it and clean the host
-#   make test    vet + unit tests + local cluster + e2e tests + down
+#   make test    vet + unit tests + local cluster + e2e tests + the conformance fast slice + down
 #   make build   the binaries, into _output/bin
 #   make conformance       the upstream e2e suite's node conformance specs (hack/conformance/run.sh)
 #   make conformance-fast  a quick slice of them
@@ -49,6 +49,7 @@ e2e:
 test: vet unit
 	@$(MAKE) --no-print-directory up
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
+	  $(MAKE) --no-print-directory conformance-fast || rc=$$?; \
 	  $(MAKE) --no-print-directory down; exit $$rc
 
 # bench measures pod start and removal on the local cluster (make up first);
