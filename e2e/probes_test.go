@@ -88,9 +88,14 @@ func TestProbes(t *testing.T) {
 
 func TestLifecycleHooks(t *testing.T) {
 	ns := testNamespace(t)
-	// The target prints each request it gets.
-	createPod(t, ns, podSpec("target", busybox, "sh", "-c", `while true; do printf 'HTTP/1.0 200 OK\r\n\r\n' | nc -l -p 8080; done`))
+	// The target prints each request it gets. The answer waits a second so
+	// that nc reads the whole request before its input ends.
+	createPod(t, ns, podSpec("target", busybox, "sh", "-c", `while true; do (sleep 1; printf 'HTTP/1.0 200 OK\r\n\r\n') | nc -l -p 8080; done`))
 	target := waitPod(t, ns, "target", 60*time.Second, "Running", isRunningReady)
+	eventually(t, 30*time.Second, "the target listening", func(context.Context) (bool, error) {
+		_, _, code := kubectl(t, "", "-n", ns, "exec", "target", "--", "sh", "-c", "netstat -ltn | grep -q ':8080 '")
+		return code == 0, nil
+	})
 	get := func(path string) *corev1.LifecycleHandler {
 		return &corev1.LifecycleHandler{HTTPGet: &corev1.HTTPGetAction{Host: target.Status.PodIP, Port: intstr.FromInt32(8080), Path: path}}
 	}
