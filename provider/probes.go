@@ -95,12 +95,20 @@ func (w *worker) probeResults(c *corev1.Container, id string) (started, ready bo
 	if pr := w.probers[c.Name]; pr != nil && pr.id == id {
 		return pr.results()
 	}
-	return c.StartupProbe == nil, c.StartupProbe == nil && c.ReadinessProbe == nil
+	started, ready = initialResults(c)
+	return started, started && ready
+}
+
+// initialResults are a new attempt's results before any probe ran: started
+// without a startup probe, ready without a readiness probe.
+func initialResults(c *corev1.Container) (started, ready bool) {
+	return c.StartupProbe == nil, c.ReadinessProbe == nil
 }
 
 func (w *worker) startProber(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cur containerd.ContainerStatus) *prober {
 	ctx, cancel := context.WithCancel(ctx)
-	pr := &prober{id: cur.ID, cancel: cancel, started: c.StartupProbe == nil, ready: c.ReadinessProbe == nil}
+	pr := &prober{id: cur.ID, cancel: cancel}
+	pr.started, pr.ready = initialResults(c)
 	t := w.probeTarget(pod, c, cur.ID)
 	c = c.DeepCopy()
 	go func() {
