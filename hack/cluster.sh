@@ -9,6 +9,8 @@
 #                            stop or start one process of the node (for the e2e tests)
 #   hack/cluster.sh ctl check-clean UID...
 #                            fail if containers, directories, mounts or IPs of these pods are left
+#   hack/cluster.sh join-credentials NAME IP DIR
+#                            credentials for another node (a kubelet, say) to join the cluster
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$HACK_DIR/pki.sh"
@@ -378,11 +380,34 @@ ctl() {
   esac
 }
 
+# join_credentials NAME IP DIR writes what a second node needs to join the local cluster:
+# a kubeconfig with the node identity system:node:NAME, and a serving certificate for NAME
+# and IP from the cluster CA, the one the API server verifies kubelets against.
+join_credentials() {
+  (($# == 3)) || die "usage: hack/cluster.sh join-credentials NAME IP DIR"
+  local name=$1 ip=$2 dir=$3
+  [[ -f $PKI/ca.key ]] || die "no cluster CA in $PKI; run make up first"
+  pki_cert "$PKI" "node-$name" "system:node:$name" system:nodes
+  pki_cert "$PKI" "serving-$name" "system:node:$name" system:nodes "DNS:$name,IP:$ip"
+  mkdir -p "$dir"; chmod 700 "$dir"
+  cp "$PKI/ca.crt" "$dir/ca.crt"
+  cp "$PKI/node-$name.crt" "$dir/node.crt"; cp "$PKI/node-$name.key" "$dir/node.key"
+  cp "$PKI/serving-$name.crt" "$dir/kubelet.crt"; cp "$PKI/serving-$name.key" "$dir/kubelet.key"
+  kubeconfig "$dir/kubeconfig" "$APISERVER" "$dir" node
+  cat <<EOF
+Credentials for node $name are in $dir. Start a kubelet with
+  --kubeconfig=$dir/kubeconfig --hostname-override=$name --node-ip=$ip
+  --tls-cert-file=$dir/kubelet.crt --tls-private-key-file=$dir/kubelet.key
+(or put kubelet.crt and kubelet.key in its --cert-dir).
+EOF
+}
+
 case ${1:-} in
   up) up ;;
+  join-credentials) shift; join_credentials "$@" ;;
   ctl) shift; ctl "$@" ;;
   kubectl-path) echo "$K8S_BIN/kubectl" ;;
   down) down ;;
   status) status ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
