@@ -13,10 +13,10 @@ mkdir -p "$VKC_CACHE"
 exec 9>"$VKC_CACHE/.build.lock"
 flock 9
 
-# Debian packages: libseccomp for runc, busybox and a static bash for the test images,
-# iptables for portmap, openssl for the cluster's certificates.
+# Debian packages: libseccomp for runc, busybox for the test images, iptables for portmap,
+# openssl for the cluster's certificates.
 system_packages() {
-  local want=(libseccomp-dev pkg-config busybox-static bash-static iptables openssl iproute2 util-linux)
+  local want=(libseccomp-dev pkg-config busybox-static iptables openssl iproute2 util-linux)
   local missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   ((${#missing[@]} == 0)) && return

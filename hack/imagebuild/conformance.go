@@ -18,7 +18,7 @@ import (
 // programs, and kitten's files.
 //
 //	agnhost:2.66.1, agnhost:2.55  /agnhost (entrypoint, Cmd pause), /agnhost-2, busybox, curl
-//	busybox:1.37.0-2              busybox with a static bash as /bin/sh; Cmd sh
+//	busybox:1.37.0-2              busybox; Cmd sh
 //	kitten:1.8                    agnhost with /kitten.jpg and /data.json; Cmd test-webserver
 //	nginx:1.27.0-2, 1.28.0-2      a stand-in: agnhost serving / over HTTP on port 80
 //	nonewprivs:1.4                busybox with a setuid-root /usr/local/bin/nnp; Cmd nnp
@@ -56,12 +56,7 @@ PRETTY_NAME="busybox stand-in for an Alpine Linux based e2e image"
 
 // conformanceImages builds every image from dir, which holds the static
 // agnhost and nnp binaries and kitten/ with kitten's files.
-//
-// shellPath, a static POSIX shell, is the busybox image's /bin/sh. Debian's
-// busybox 1.35 ash drops environment variables whose names are not shell
-// identifiers (data-1) before it runs a command; upstream's busybox 1.37 keeps
-// them, and the ConfigMap and Secret env specs print them with "sh -c env".
-func conformanceImages(busybox, shellPath, dir string) (map[string]v1.Image, error) {
+func conformanceImages(busybox, dir string) (map[string]v1.Image, error) {
 	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
 	agnhostBin, err := read("agnhost")
 	if err != nil {
@@ -84,14 +79,6 @@ func conformanceImages(busybox, shellPath, dir string) (map[string]v1.Image, err
 		return nil, err
 	}
 	bb, err := layerOf(bbFiles)
-	if err != nil {
-		return nil, err
-	}
-	shellBin, err := os.ReadFile(shellPath)
-	if err != nil {
-		return nil, fmt.Errorf("the busybox image's shell: %w", err)
-	}
-	shellLayer, err := layerOf([]file{{path: "bin/sh", mode: 0o755, data: shellBin}})
 	if err != nil {
 		return nil, err
 	}
@@ -152,7 +139,7 @@ func conformanceImages(busybox, shellPath, dir string) (map[string]v1.Image, err
 		{"e2e-test-images/kitten:" + kittenTag, agnhostCfg("test-webserver"), []v1.Layer{bb, agnhostOnly, agnhostExtras, kitten}},
 		{"e2e-test-images/nginx:" + nginxTag, agnhostCfg("test-webserver"), []v1.Layer{bb, agnhostOnly, agnhostExtras}},
 		{"e2e-test-images/nginx:" + nginxNewTag, agnhostCfg("test-webserver"), []v1.Layer{bb, agnhostOnly, agnhostExtras}},
-		{"e2e-test-images/busybox:" + busyboxTag, shell, []v1.Layer{bb, shellLayer}},
+		{"e2e-test-images/busybox:" + busyboxTag, shell, []v1.Layer{bb}},
 		{"e2e-test-images/nonroot:" + nonrootTag, nonroot, []v1.Layer{bb}},
 		{"e2e-test-images/nonewprivs:" + nonewprivsTag, v1.Config{Cmd: []string{"nnp"}, Env: []string{defaultPath}}, []v1.Layer{bb, nonewprivs}},
 		{"pause:" + pauseTag, v1.Config{Entrypoint: []string{"/agnhost", "pause"}}, []v1.Layer{agnhostOnly}},
@@ -169,8 +156,8 @@ func conformanceImages(busybox, shellPath, dir string) (map[string]v1.Image, err
 }
 
 // pushConformance builds the e2e suite's images and pushes them below registry.
-func pushConformance(registry, busybox, shellPath, dir string) error {
-	images, err := conformanceImages(busybox, shellPath, dir)
+func pushConformance(registry, busybox, dir string) error {
+	images, err := conformanceImages(busybox, dir)
 	if err != nil {
 		return err
 	}

@@ -45,11 +45,10 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary")
 	repo := flag.String("repo", ".", "root of the vk-containerd checkout")
 	conformance := flag.String("conformance", "", "build the e2e suite's images from this directory (agnhost, nnp, kitten/) instead")
-	shell := flag.String("shell", "/bin/bash-static", "static POSIX shell for /bin/sh of the e2e suite's busybox image (Debian's bash-static)")
 	flag.Parse()
 
 	if *conformance != "" {
-		if err := pushConformance(*registry, *busybox, *shell, *conformance); err != nil {
+		if err := pushConformance(*registry, *busybox, *conformance); err != nil {
 			log.Fatalf("imagebuild: %v", err)
 		}
 		return
