@@ -50,7 +50,8 @@ project_requires() {
 # compiled for one build to another only when every module below it has the same version, and
 # the agent shares some 1100 packages with the control plane (client-go, grpc, protobuf, ...):
 # aligned, a new machine compiles them once. go.mod keeps each shared module at least at the
-# version Kubernetes asks for, so this raises a version by a patch or minor release at most.
+# version Kubernetes and metrics-server ask for (a patch or minor release above, at most), so
+# that every build selects go.mod's version.
 k8s_module() {
   local dir=$1 name=$2; shift 2
   throwaway_module "$dir" "$name" "$@"
@@ -165,7 +166,7 @@ helm() {
 # metrics_server serves the metrics.k8s.io API (kubectl top) from the node's /metrics/resource.
 # It is built against the Kubernetes modules of the control plane, not its own older ones,
 # so that nearly every package it needs is already in the build cache after kubernetes():
-# about 20 s instead of ten minutes on two cores.
+# about 30 s instead of five to ten minutes on two cores.
 metrics_server() {
   [[ -x $METRICS_SERVER_BIN/metrics-server ]] && return
   log "building metrics-server $METRICS_SERVER_VERSION"
