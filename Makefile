@@ -9,7 +9,7 @@
 SHELL := /bin/bash
 GO ?= go
 VERSION ?= v0.1.0-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
-LDFLAGS := -X github.com/vk-containerd/vk-containerd/version.Version=$(VERSION)
+LDFLAGS := -X github.com/vk-containerd/vk-containerd/internal/version.Version=$(VERSION)
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 

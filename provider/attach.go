@@ -7,8 +7,8 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/errdefs"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // AttachToContainer connects a client to the main process of a running
@@ -56,8 +56,8 @@ func (p *Pods) AttachToContainer(ctx context.Context, namespace, podName, contai
 	}
 	exited := func() bool {
 		st, err := p.cfg.Runtime.Status(ctx, cur.ID)
-		return err != nil || st.State != containerd.StateRunning
+		return err != nil || st.State != ctrd.StateRunning
 	}
 	opts := crilog.Options{Tail: 0, Follow: true, Stderr: errOut, Following: sendInput}
-	return crilog.ReadLogs(ctx, w.logPath(containerName, containerd.Attempt(cur.Labels)), opts, out, exited)
+	return crilog.ReadLogs(ctx, w.logPath(containerName, ctrd.Attempt(cur.Labels)), opts, out, exited)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	utilexec "k8s.io/utils/exec"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // RunInContainer runs cmd in a running container of the pod (`kubectl
@@ -30,7 +30,7 @@ func (p *Pods) RunInContainer(ctx context.Context, namespace, podName, container
 			}
 		}
 	}()
-	eio := containerd.ExecIO{Stdin: attach.Stdin(), TTY: attach.TTY(), Resize: resize}
+	eio := ctrd.ExecIO{Stdin: attach.Stdin(), TTY: attach.TTY(), Resize: resize}
 	if out := attach.Stdout(); out != nil {
 		eio.Stdout = out
 	}
@@ -54,22 +54,22 @@ func (p *Pods) runningContainer(ctx context.Context, namespace, podName, contain
 }
 
 // runningContainerStatus finds the running attempt of a container of a pod.
-func (p *Pods) runningContainerStatus(ctx context.Context, namespace, podName, containerName string) (containerd.ContainerStatus, error) {
+func (p *Pods) runningContainerStatus(ctx context.Context, namespace, podName, containerName string) (ctrd.ContainerStatus, error) {
 	w := p.worker(namespace, podName)
 	if w == nil {
-		return containerd.ContainerStatus{}, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
+		return ctrd.ContainerStatus{}, errdefs.NotFoundf("pod %s/%s is not on this node", namespace, podName)
 	}
 	if w.containerSpec(containerName) == nil {
-		return containerd.ContainerStatus{}, errdefs.NotFoundf("container %q not found in pod %s/%s", containerName, namespace, podName)
+		return ctrd.ContainerStatus{}, errdefs.NotFoundf("container %q not found in pod %s/%s", containerName, namespace, podName)
 	}
-	cs, err := p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
+	cs, err := p.cfg.Runtime.ListContainers(ctx, ctrd.PodFilter(string(w.uid)))
 	if err != nil {
-		return containerd.ContainerStatus{}, err
+		return ctrd.ContainerStatus{}, err
 	}
 	for _, c := range cs {
-		if c.Labels[containerd.LabelContainerName] == containerName && c.State == containerd.StateRunning {
+		if c.Labels[ctrd.LabelContainerName] == containerName && c.State == ctrd.StateRunning {
 			return c, nil
 		}
 	}
-	return containerd.ContainerStatus{}, errdefs.InvalidInputf("container %q in pod %s/%s is not running", containerName, namespace, podName)
+	return ctrd.ContainerStatus{}, errdefs.InvalidInputf("container %q in pod %s/%s is not running", containerName, namespace, podName)
 }

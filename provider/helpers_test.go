@@ -12,8 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/sandbox"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
 // Shared fixtures of the provider tests.
@@ -64,17 +64,17 @@ func testWorker(pod *corev1.Pod, records ...*tracked) *worker {
 	return w
 }
 
-func rec(name, kind string, current, previous *containerd.ContainerStatus) *tracked {
+func rec(name, kind string, current, previous *ctrd.ContainerStatus) *tracked {
 	return &tracked{name: name, kind: kind, current: current, previous: previous, imageID: testRef}
 }
 
-func ctrStatus(name string, attempt int, state containerd.State) *containerd.ContainerStatus {
-	return &containerd.ContainerStatus{
+func ctrStatus(name string, attempt int, state ctrd.State) *ctrd.ContainerStatus {
+	return &ctrd.ContainerStatus{
 		ID: containerID(testUID, name, attempt),
 		Labels: map[string]string{
-			containerd.LabelPodUID:        string(testUID),
-			containerd.LabelContainerName: name,
-			containerd.LabelAttempt:       strconv.Itoa(attempt),
+			ctrd.LabelPodUID:        string(testUID),
+			ctrd.LabelContainerName: name,
+			ctrd.LabelAttempt:       strconv.Itoa(attempt),
 		},
 		Image:     testImage,
 		State:     state,
@@ -82,31 +82,31 @@ func ctrStatus(name string, attempt int, state containerd.State) *containerd.Con
 	}
 }
 
-func runningCtr(name string, attempt int, started time.Time) *containerd.ContainerStatus {
-	c := ctrStatus(name, attempt, containerd.StateRunning)
+func runningCtr(name string, attempt int, started time.Time) *ctrd.ContainerStatus {
+	c := ctrStatus(name, attempt, ctrd.StateRunning)
 	c.StartedAt = started
 	return c
 }
 
-func exitedCtr(name string, attempt int, code uint32, started, finished time.Time) *containerd.ContainerStatus {
-	c := ctrStatus(name, attempt, containerd.StateExited)
+func exitedCtr(name string, attempt int, code uint32, started, finished time.Time) *ctrd.ContainerStatus {
+	c := ctrStatus(name, attempt, ctrd.StateExited)
 	c.ExitCode, c.StartedAt, c.FinishedAt = code, started, finished
 	return c
 }
 
-func createdCtr(name string, attempt int) *containerd.ContainerStatus {
-	return ctrStatus(name, attempt, containerd.StateCreated)
+func createdCtr(name string, attempt int) *ctrd.ContainerStatus {
+	return ctrStatus(name, attempt, ctrd.StateCreated)
 }
 
 // startErrCtr is an attempt whose task could not start: containerd keeps it
 // created, the worker labels it with the error.
-func startErrCtr(name string, attempt int, msg string) *containerd.ContainerStatus {
-	c := ctrStatus(name, attempt, containerd.StateCreated)
+func startErrCtr(name string, attempt int, msg string) *ctrd.ContainerStatus {
+	c := ctrStatus(name, attempt, ctrd.StateCreated)
 	c.Labels[labelStartError] = msg
 	return c
 }
 
-func withDelay(c *containerd.ContainerStatus, d string) *containerd.ContainerStatus {
+func withDelay(c *ctrd.ContainerStatus, d string) *ctrd.ContainerStatus {
 	c.Labels[labelRestartDelay] = d
 	return c
 }

@@ -7,7 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vk-containerd/vk-containerd/probe"
+	"github.com/vk-containerd/vk-containerd/internal/probe"
 )
 
 // minStopGrace is what a container keeps of its grace period to stop after

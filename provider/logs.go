@@ -10,8 +10,8 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // GetContainerLogs streams a container's log, as `kubectl logs` asks for it.
@@ -25,18 +25,18 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 	if w.containerSpec(containerName) == nil {
 		return nil, errdefs.InvalidInputf("container %q is not valid for pod %q", containerName, podName)
 	}
-	cs, err := p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
+	cs, err := p.cfg.Runtime.ListContainers(ctx, ctrd.PodFilter(string(w.uid)))
 	if err != nil {
 		return nil, err
 	}
-	var attempts []containerd.ContainerStatus
+	var attempts []ctrd.ContainerStatus
 	for _, c := range cs {
-		if c.Labels[containerd.LabelContainerName] == containerName {
+		if c.Labels[ctrd.LabelContainerName] == containerName {
 			attempts = append(attempts, c)
 		}
 	}
 	sort.Slice(attempts, func(i, j int) bool {
-		return containerd.Attempt(attempts[i].Labels) > containerd.Attempt(attempts[j].Labels)
+		return ctrd.Attempt(attempts[i].Labels) > ctrd.Attempt(attempts[j].Labels)
 	})
 	pick := 0
 	if opts.Previous {
@@ -49,7 +49,7 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 		return nil, errdefs.InvalidInputf("container %q in pod %q is waiting to start: %s", containerName, podName, w.waitingReasonOf(containerName))
 	}
 	c := attempts[pick]
-	path := w.logPath(containerName, containerd.Attempt(c.Labels))
+	path := w.logPath(containerName, ctrd.Attempt(c.Labels))
 	ro := crilog.Options{Tail: -1, LimitBytes: int64(opts.LimitBytes), Timestamps: opts.Timestamps, Follow: opts.Follow && pick == 0}
 	if opts.Tail > 0 {
 		ro.Tail = opts.Tail
@@ -62,7 +62,7 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 	}
 	exited := func() bool {
 		st, err := p.cfg.Runtime.Status(ctx, c.ID)
-		return err != nil || st.State != containerd.StateRunning
+		return err != nil || st.State != ctrd.StateRunning
 	}
 	pr, pw := io.Pipe()
 	go func() {

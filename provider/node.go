@@ -14,7 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"github.com/vk-containerd/vk-containerd/hostinfo"
+	"github.com/vk-containerd/vk-containerd/internal/hostinfo"
 )
 
 // RuntimeHealth is what the node needs to know of the container runtime.

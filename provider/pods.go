@@ -24,9 +24,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/record"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/sandbox"
-	"github.com/vk-containerd/vk-containerd/volumes"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
+	"github.com/vk-containerd/vk-containerd/internal/volumes"
 )
 
 // PodsConfig is what the pod side of the provider needs.
@@ -38,8 +38,8 @@ type PodsConfig struct {
 	// Allocatable is the node's allocatable resources: the downward API's
 	// value of a limit a container does not set.
 	Allocatable corev1.ResourceList
-	Runtime     *containerd.Runtime
-	Images      *containerd.Images
+	Runtime     *ctrd.Runtime
+	Images      *ctrd.Images
 	Sandboxes   *sandbox.Manager
 	Client      kubernetes.Interface
 	Recorder    record.EventRecorder
@@ -255,7 +255,7 @@ func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) e
 		return fmt.Errorf("list containers: %w", err)
 	}
 	for _, c := range cs {
-		uid := types.UID(c.Labels[containerd.LabelPodUID])
+		uid := types.UID(c.Labels[ctrd.LabelPodUID])
 		if owned(uid) {
 			continue
 		}

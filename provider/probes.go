@@ -12,8 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/cni"
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/probe"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/probe"
 )
 
 // probeUserAgent is what HTTP probes send, as the kubelet of this minor.
@@ -105,7 +105,7 @@ func initialResults(c *corev1.Container) (started, ready bool) {
 	return c.StartupProbe == nil, c.ReadinessProbe == nil
 }
 
-func (w *worker) startProber(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cur containerd.ContainerStatus) *prober {
+func (w *worker) startProber(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cur ctrd.ContainerStatus) *prober {
 	ctx, cancel := context.WithCancel(ctx)
 	pr := &prober{id: cur.ID, cancel: cancel}
 	pr.started, pr.ready = initialResults(c)
@@ -157,7 +157,7 @@ func (w *worker) startProber(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 // after successThreshold successes in a row, unhealthy after
 // failureThreshold failures. It starts from initial. It returns true when
 // report asked to stop, false when ctx ended.
-func (w *worker) probeLoop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cur containerd.ContainerStatus, kind string, p *corev1.Probe, t probe.Target, initial bool, report func(ok bool) bool) bool {
+func (w *worker) probeLoop(ctx context.Context, pod *corev1.Pod, c *corev1.Container, cur ctrd.ContainerStatus, kind string, p *corev1.Probe, t probe.Target, initial bool, report func(ok bool) bool) bool {
 	period := secondsOr(p.PeriodSeconds, 10)
 	timeout := secondsOr(p.TimeoutSeconds, 1)
 	successes, failures := max(int(p.SuccessThreshold), 1), max(int(p.FailureThreshold), 1)
@@ -238,7 +238,7 @@ func (w *worker) probeTarget(pod *corev1.Pod, c *corev1.Container, id string) pr
 		Dial:      w.dialPod,
 		Exec: func(ctx context.Context, cmd []string, out io.Writer) (int, error) {
 			sw := &syncWriter{w: out}
-			return w.p.cfg.Runtime.Exec(ctx, id, cmd, containerd.ExecIO{Stdout: sw, Stderr: sw})
+			return w.p.cfg.Runtime.Exec(ctx, id, cmd, ctrd.ExecIO{Stdout: sw, Stderr: sw})
 		},
 	}
 	switch {

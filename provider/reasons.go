@@ -4,8 +4,8 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/podenv"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/podenv"
 )
 
 // Reasons a container waits, and event reasons, as the kubelet writes them.
@@ -61,7 +61,7 @@ func reasonOf(err error) string {
 		return se.reason
 	}
 	switch {
-	case errors.Is(err, containerd.ErrInvalidImageName):
+	case errors.Is(err, ctrd.ErrInvalidImageName):
 		return ReasonInvalidImageName
 	case errors.Is(err, podenv.ErrConfig):
 		return ReasonCreateConfigError

@@ -11,10 +11,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
-// Container kinds, the value of the containerd.LabelContainerKind label.
+// Container kinds, the value of the ctrd.LabelContainerKind label.
 const (
 	kindInit    = "init"
 	kindSidecar = "sidecar"
@@ -63,8 +63,8 @@ func podUIDOf(id string) types.UID {
 type tracked struct {
 	name     string
 	kind     string
-	current  *containerd.ContainerStatus
-	previous *containerd.ContainerStatus
+	current  *ctrd.ContainerStatus
+	previous *ctrd.ContainerStatus
 
 	// waiting is why the container does not run now, when it does not.
 	waitingReason, waitingMessage string
@@ -77,11 +77,11 @@ func (r *tracked) attempt() int {
 	if r.current == nil {
 		return -1
 	}
-	return containerd.Attempt(r.current.Labels)
+	return ctrd.Attempt(r.current.Labels)
 }
 
 func (r *tracked) running() bool {
-	return r.current != nil && r.current.State == containerd.StateRunning
+	return r.current != nil && r.current.State == ctrd.StateRunning
 }
 
 // exited reports whether the latest attempt has ended, and its exit code.
@@ -92,7 +92,7 @@ func (r *tracked) exited() (bool, int32) {
 	if r.current.Labels[labelStartError] != "" {
 		return true, 128
 	}
-	if r.current.State == containerd.StateExited {
+	if r.current.State == ctrd.StateExited {
 		return true, int32(r.current.ExitCode)
 	}
 	return false, 0

@@ -11,7 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 func TestShouldRestart(t *testing.T) {
@@ -111,7 +111,7 @@ func TestTrackedState(t *testing.T) {
 	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
 	for _, tc := range []struct {
 		name        string
-		current     *containerd.ContainerStatus
+		current     *ctrd.ContainerStatus
 		wantAttempt int
 		wantRunning bool
 		wantExited  bool
@@ -124,7 +124,7 @@ func TestTrackedState(t *testing.T) {
 		{"exited 3", exitedCtr("app", 2, 3, started, finished), 2, false, true, 3},
 		{"exited 137", exitedCtr("app", 0, 137, started, finished), 0, false, true, 137},
 		{"start error", startErrCtr("app", 5, "boom"), 5, false, true, 128},
-		{"unknown state", ctrStatus("app", 0, containerd.StateUnknown), 0, false, false, 0},
+		{"unknown state", ctrStatus("app", 0, ctrd.StateUnknown), 0, false, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &tracked{name: "app", kind: kindApp, current: tc.current}
@@ -164,8 +164,8 @@ func TestRestartDelayLabel(t *testing.T) {
 
 func TestAttemptLabel(t *testing.T) {
 	for _, n := range []int{0, 1, 42} {
-		labels := map[string]string{containerd.LabelAttempt: attemptLabel(n)}
-		if got := containerd.Attempt(labels); got != n {
+		labels := map[string]string{ctrd.LabelAttempt: attemptLabel(n)}
+		if got := ctrd.Attempt(labels); got != n {
 			t.Errorf("Attempt(attemptLabel(%d)) = %d", n, got)
 		}
 	}

@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/vk-containerd/vk-containerd/podenv"
+	"github.com/vk-containerd/vk-containerd/internal/podenv"
 )
 
 // apiSource reads the objects pods refer to straight from the API server,

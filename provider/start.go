@@ -19,11 +19,11 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/crilog"
-	"github.com/vk-containerd/vk-containerd/podenv"
-	"github.com/vk-containerd/vk-containerd/podspec"
-	"github.com/vk-containerd/vk-containerd/volumes"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/podenv"
+	"github.com/vk-containerd/vk-containerd/internal/podspec"
+	"github.com/vk-containerd/vk-containerd/internal/volumes"
 )
 
 // start creates and starts one attempt of container c. On failure it leaves
@@ -90,15 +90,15 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 		return err
 	}
 	labels := map[string]string{
-		containerd.LabelPodUID:        string(pod.UID),
-		containerd.LabelPodNamespace:  pod.Namespace,
-		containerd.LabelPodName:       pod.Name,
-		containerd.LabelContainerName: c.Name,
-		containerd.LabelContainerKind: r.kind,
-		containerd.LabelAttempt:       strconv.Itoa(attempt),
-		containerd.LabelShimGroup:     string(pod.UID),
-		labelRestartDelay:             delay.String(),
-		labelSpecHash:                 specHash(c),
+		ctrd.LabelPodUID:        string(pod.UID),
+		ctrd.LabelPodNamespace:  pod.Namespace,
+		ctrd.LabelPodName:       pod.Name,
+		ctrd.LabelContainerName: c.Name,
+		ctrd.LabelContainerKind: r.kind,
+		ctrd.LabelAttempt:       strconv.Itoa(attempt),
+		ctrd.LabelShimGroup:     string(pod.UID),
+		labelRestartDelay:       delay.String(),
+		labelSpecHash:           specHash(c),
 	}
 	if err := w.p.cfg.Runtime.CreateContainer(ctx, id, img, labels, opts...); err != nil {
 		if errdefs.IsAlreadyExists(err) {
@@ -112,7 +112,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 
 // ensureImage applies the pull policy and pulls when needed.
 func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked) (client.Image, error) {
-	ref, err := containerd.NormalizeRef(c.Image)
+	ref, err := ctrd.NormalizeRef(c.Image)
 	if err != nil {
 		return nil, newStartError(ReasonInvalidImageName, fmt.Errorf("failed to apply default image tag %q: %w", c.Image, err))
 	}
@@ -182,8 +182,8 @@ func pullPolicy(c *corev1.Container) corev1.PullPolicy {
 	return corev1.PullAlways
 }
 
-func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (containerd.Credentials, error) {
-	creds := containerd.Credentials{}
+func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (ctrd.Credentials, error) {
+	creds := ctrd.Credentials{}
 	var errs []error
 	for _, ref := range pod.Spec.ImagePullSecrets {
 		s, err := w.p.source.GetSecret(ctx, pod.Namespace, ref.Name)
@@ -193,7 +193,7 @@ func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (containe
 		}
 		for _, key := range []string{corev1.DockerConfigJsonKey, corev1.DockerConfigKey} {
 			if data, ok := s.Data[key]; ok {
-				if err := containerd.ParseDockerConfigJSON(data, creds); err != nil {
+				if err := ctrd.ParseDockerConfigJSON(data, creds); err != nil {
 					errs = append(errs, fmt.Errorf("secret %s: %w", ref.Name, err))
 				}
 			}
@@ -258,7 +258,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		podspec.WithOOMScoreAdj(oomScoreAdj(pod, c, w.p.cfg.NodeMemory)),
 		// The runc shim reads its group from the spec's annotations: every
 		// container of the pod then runs under one shim.
-		oci.WithAnnotations(map[string]string{containerd.LabelShimGroup: string(pod.UID)}),
+		oci.WithAnnotations(map[string]string{ctrd.LabelShimGroup: string(pod.UID)}),
 	}
 	opts = append(opts, podspec.WithSecurity(pod.Spec.SecurityContext, c.SecurityContext)...)
 	opts = append(opts, podspec.WithSysctls(pod.Spec.SecurityContext),

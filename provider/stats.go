@@ -7,8 +7,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/stats"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/stats"
 )
 
 // cgroupRoot is where the host's cgroup hierarchies are mounted.
@@ -32,12 +32,12 @@ func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
 	s := stats.Sample{Time: time.Now(), NodeName: p.cfg.NodeName, NodeStartTime: p.cfg.BootTime, Node: node}
 	for id, u := range usages {
 		l, ok := labels[id]
-		if !ok || l[containerd.LabelPodUID] == "" {
+		if !ok || l[ctrd.LabelPodUID] == "" {
 			continue
 		}
 		s.Containers = append(s.Containers, stats.Container{
-			Namespace: l[containerd.LabelPodNamespace], Pod: l[containerd.LabelPodName], PodUID: l[containerd.LabelPodUID],
-			Name: l[containerd.LabelContainerName], StartTime: containerd.StartedAt(l),
+			Namespace: l[ctrd.LabelPodNamespace], Pod: l[ctrd.LabelPodName], PodUID: l[ctrd.LabelPodUID],
+			Name: l[ctrd.LabelContainerName], StartTime: ctrd.StartedAt(l),
 			Usage: stats.Usage{CPUNanos: u.CPUNanos, MemoryUsage: u.MemoryUsage, MemoryWorkingSet: stats.WorkingSet(u.MemoryUsage, u.MemoryInactiveFile)},
 		})
 	}

@@ -7,10 +7,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
-func idOf(c *containerd.ContainerStatus) string {
+func idOf(c *ctrd.ContainerStatus) string {
 	if c == nil {
 		return ""
 	}
@@ -119,7 +119,7 @@ func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) core
 	cs.RestartCount = int32(max(r.attempt(), 0))
 	exited, _ := r.exited()
 	switch {
-	case cur.State == containerd.StateRunning:
+	case cur.State == ctrd.StateRunning:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
 		*cs.Started, cs.Ready = w.probeResults(c, cur.ID)
 		if r.previous != nil {
@@ -144,7 +144,7 @@ func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) core
 }
 
 // terminated describes an ended attempt of container spec.
-func (w *worker) terminated(spec *corev1.Container, c *containerd.ContainerStatus) *corev1.ContainerStateTerminated {
+func (w *worker) terminated(spec *corev1.Container, c *ctrd.ContainerStatus) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    int32(c.ExitCode),
 		StartedAt:   metav1.NewTime(c.StartedAt),
@@ -161,10 +161,10 @@ func (w *worker) terminated(spec *corev1.Container, c *containerd.ContainerStatu
 	if t.ExitCode != 0 {
 		t.Reason = ReasonError
 	}
-	if c.Labels[containerd.LabelOOMKilled] == "true" {
+	if c.Labels[ctrd.LabelOOMKilled] == "true" {
 		t.Reason = ReasonOOMKilled
 	}
-	t.Message = w.terminationMessage(spec, c.ID, containerd.Attempt(c.Labels), t.ExitCode, c.FinishedAt)
+	t.Message = w.terminationMessage(spec, c.ID, ctrd.Attempt(c.Labels), t.ExitCode, c.FinishedAt)
 	if t.ExitCode > 128 && t.ExitCode < 128+65 {
 		t.Signal = t.ExitCode - 128
 	}

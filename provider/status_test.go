@@ -9,7 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vk-containerd/vk-containerd/sandbox"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
 func TestBuildStatusPhase(t *testing.T) {

@@ -10,8 +10,8 @@ import (
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // errContainerExited ends the stdin writes of attach sessions whose
@@ -60,7 +60,7 @@ func (s *streamSet) drop(id string) {
 // whose output goes to the CRI log at logPath. Either the start or the
 // reattach hands the result to containerd; then keep runs until the output
 // is drained, or abandon undoes it when that failed.
-func (w *worker) openStreams(c *corev1.Container, id, logPath string) (s containerd.Streams, keep func(drained func()), abandon func(), err error) {
+func (w *worker) openStreams(c *corev1.Container, id, logPath string) (s ctrd.Streams, keep func(drained func()), abandon func(), err error) {
 	lw, err := crilog.NewWriter(logPath, w.p.cfg.LogMaxSize, w.p.cfg.LogMaxFiles)
 	if err != nil {
 		return s, nil, nil, err
@@ -99,7 +99,7 @@ func (w *worker) openStreams(c *corev1.Container, id, logPath string) (s contain
 			closeAll()
 		}()
 	}
-	s = containerd.Streams{
+	s = ctrd.Streams{
 		Dir:    filepath.Join(w.p.cfg.Sandboxes.PodDir(string(w.uid)), "io", id),
 		Stdin:  inR,
 		Stdout: outW,
@@ -126,13 +126,13 @@ func (w *worker) startWithStreams(ctx context.Context, c *corev1.Container, id, 
 
 // reattachStreams connects the agent again to the streams of a running
 // container that an earlier run of the agent started.
-func (w *worker) reattachStreams(ctx context.Context, cur containerd.ContainerStatus) {
-	name := cur.Labels[containerd.LabelContainerName]
+func (w *worker) reattachStreams(ctx context.Context, cur ctrd.ContainerStatus) {
+	name := cur.Labels[ctrd.LabelContainerName]
 	c := w.containerSpec(name)
-	if c == nil || !c.Stdin || cur.State != containerd.StateRunning || w.p.streams.get(cur.ID) != nil {
+	if c == nil || !c.Stdin || cur.State != ctrd.StateRunning || w.p.streams.get(cur.ID) != nil {
 		return
 	}
-	s, keep, abandon, err := w.openStreams(c, cur.ID, w.logPath(name, containerd.Attempt(cur.Labels)))
+	s, keep, abandon, err := w.openStreams(c, cur.ID, w.logPath(name, ctrd.Attempt(cur.Labels)))
 	if err == nil {
 		var drained func()
 		if drained, err = w.p.cfg.Runtime.AttachStreams(ctx, cur.ID, s); err == nil {
@@ -145,7 +145,7 @@ func (w *worker) reattachStreams(ctx context.Context, cur containerd.ContainerSt
 }
 
 // closeStdin ends the container's input: the pipe, then the shim's FIFO.
-func (s *stdinStream) closeStdin(ctx context.Context, rt *containerd.Runtime, id string) {
+func (s *stdinStream) closeStdin(ctx context.Context, rt *ctrd.Runtime, id string) {
 	s.closeOnce.Do(func() {
 		s.w.Close()
 		if err := rt.CloseStdin(ctx, id); err != nil {

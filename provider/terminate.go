@@ -13,7 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // stopAll stops the pod's containers: app containers and regular init
@@ -113,11 +113,11 @@ func forEach(ids []string, fn func(id string)) {
 func (w *worker) waitExited(ctx context.Context, ids []string, timeout time.Duration) []string {
 	deadline := time.Now().Add(timeout)
 	for {
-		cs, err := w.p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
+		cs, err := w.p.cfg.Runtime.ListContainers(ctx, ctrd.PodFilter(string(w.uid)))
 		running := map[string]bool{}
 		if err == nil {
 			for _, c := range cs {
-				running[c.ID] = c.State == containerd.StateRunning || c.State == containerd.StateUnknown
+				running[c.ID] = c.State == ctrd.StateRunning || c.State == ctrd.StateUnknown
 			}
 		}
 		var left []string

@@ -11,7 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vk-containerd/vk-containerd/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
 )
 
 // The kubelet's bounds on a termination message, and on the log tail that

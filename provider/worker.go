@@ -12,9 +12,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/podspec"
-	"github.com/vk-containerd/vk-containerd/sandbox"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/podspec"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
 const (
@@ -232,13 +232,13 @@ func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
 // observe reads the pod's containers from containerd into the records,
 // keeping the latest two attempts of each and removing older ones.
 func (w *worker) observe(ctx context.Context) error {
-	cs, err := w.p.cfg.Runtime.ListContainers(ctx, containerd.PodFilter(string(w.uid)))
+	cs, err := w.p.cfg.Runtime.ListContainers(ctx, ctrd.PodFilter(string(w.uid)))
 	if err != nil {
 		return err
 	}
-	byName := map[string][]containerd.ContainerStatus{}
+	byName := map[string][]ctrd.ContainerStatus{}
 	for _, c := range cs {
-		n := c.Labels[containerd.LabelContainerName]
+		n := c.Labels[ctrd.LabelContainerName]
 		byName[n] = append(byName[n], c)
 	}
 	for name, r := range w.records {
@@ -247,10 +247,10 @@ func (w *worker) observe(ctx context.Context) error {
 		}
 	}
 	for name, list := range byName {
-		sort.Slice(list, func(i, j int) bool { return containerd.Attempt(list[i].Labels) > containerd.Attempt(list[j].Labels) })
+		sort.Slice(list, func(i, j int) bool { return ctrd.Attempt(list[i].Labels) > ctrd.Attempt(list[j].Labels) })
 		r := w.records[name]
 		if r == nil {
-			r = &tracked{name: name, kind: list[0].Labels[containerd.LabelContainerKind]}
+			r = &tracked{name: name, kind: list[0].Labels[ctrd.LabelContainerKind]}
 			w.records[name] = r
 		}
 		cur := list[0]

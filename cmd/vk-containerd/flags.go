@@ -12,8 +12,8 @@ import (
 	logruslogger "github.com/virtual-kubelet/virtual-kubelet/log/logrus"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/vk-containerd/vk-containerd/agent"
-	"github.com/vk-containerd/vk-containerd/containerd"
+	"github.com/vk-containerd/vk-containerd/internal/agent"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // options are the parsed command line.
@@ -39,7 +39,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringToStringVar(&labels, "node-labels", nil, "Labels added to the node at registration, key=value,...")
 	fs.StringSliceVar(&c.RegisterWithTaints, "register-with-taints", nil, "Taints added to the node at registration, key=value:Effect,...")
 	fs.IntVar(&c.MaxPods, "max-pods", 110, "Number of pods the node can run (its pods capacity).")
-	fs.StringVar(&c.ContainerdAddress, "containerd-address", containerd.DefaultAddress, "Path of containerd's socket.")
+	fs.StringVar(&c.ContainerdAddress, "containerd-address", ctrd.DefaultAddress, "Path of containerd's socket.")
 	fs.StringVar(&c.ContainerdNamespace, "containerd-namespace", "vk-containerd", "containerd namespace that holds the node's images and containers.")
 	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "Directory of the CNI network configuration; the first file by name is used.")
 	fs.StringSliceVar(&c.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin"}, "Directories searched for CNI plugins, comma separated.")

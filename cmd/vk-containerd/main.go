@@ -13,9 +13,9 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/vk-containerd/vk-containerd/agent"
-	"github.com/vk-containerd/vk-containerd/crilog"
-	"github.com/vk-containerd/vk-containerd/version"
+	"github.com/vk-containerd/vk-containerd/internal/agent"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/version"
 )
 
 func main() {

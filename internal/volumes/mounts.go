@@ -11,7 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"github.com/vk-containerd/vk-containerd/podenv"
+	"github.com/vk-containerd/vk-containerd/internal/podenv"
 )
 
 // Mount is a bind mount of a host path into a container.

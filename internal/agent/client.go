@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"github.com/vk-containerd/vk-containerd/version"
+	"github.com/vk-containerd/vk-containerd/internal/version"
 )
 
 // apiCheckTimeout bounds the first request to the API server.

@@ -28,13 +28,13 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/vk-containerd/vk-containerd/cni"
-	"github.com/vk-containerd/vk-containerd/containerd"
-	"github.com/vk-containerd/vk-containerd/hostinfo"
-	"github.com/vk-containerd/vk-containerd/kubeletapi"
-	"github.com/vk-containerd/vk-containerd/poddns"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/hostinfo"
+	"github.com/vk-containerd/vk-containerd/internal/kubeletapi"
+	"github.com/vk-containerd/vk-containerd/internal/poddns"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
+	"github.com/vk-containerd/vk-containerd/internal/version"
 	"github.com/vk-containerd/vk-containerd/provider"
-	"github.com/vk-containerd/vk-containerd/sandbox"
-	"github.com/vk-containerd/vk-containerd/version"
 )
 
 // podResync is how often the pod informer replays every pod. The provider
@@ -55,7 +55,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	rt, err := containerd.Connect(cfg.ContainerdAddress, cfg.ContainerdNamespace)
+	rt, err := ctrd.Connect(cfg.ContainerdAddress, cfg.ContainerdNamespace)
 	if err != nil {
 		return err
 	}
@@ -126,7 +126,7 @@ func Run(ctx context.Context, cfg Config) error {
 		NodeMemory:  resources.MemoryBytes,
 		Allocatable: nodeObj.Status.Allocatable.DeepCopy(),
 		Runtime:     rt,
-		Images:      containerd.NewImages(rt, cfg.RegistryConfigDir),
+		Images:      ctrd.NewImages(rt, cfg.RegistryConfigDir),
 		Sandboxes:   sandboxes,
 		Client:      client,
 		Recorder:    recorder,

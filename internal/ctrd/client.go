@@ -1,7 +1,7 @@
-// Package containerd is the agent's adapter to the containerd daemon: it
+// Package ctrd is the agent's adapter to the containerd daemon: it
 // connects, reports the daemon's version and health, and (in other files)
 // manages the images, containers and tasks that realize pods.
-package containerd
+package ctrd
 
 import (
 	"context"

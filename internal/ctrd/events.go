@@ -1,4 +1,4 @@
-package containerd
+package ctrd
 
 import (
 	eventtypes "github.com/containerd/containerd/api/events"

@@ -24,7 +24,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/cni"
-	"github.com/vk-containerd/vk-containerd/poddns"
+	"github.com/vk-containerd/vk-containerd/internal/poddns"
 )
 
 // Network is the part of the CNI network a sandbox uses.

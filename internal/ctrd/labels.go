@@ -1,4 +1,4 @@
-package containerd
+package ctrd
 
 // Labels on every containerd container the agent creates. They say which pod
 // and container it realizes, so the agent can rebuild its state from
