@@ -59,5 +59,5 @@ func (p *Pods) AttachToContainer(ctx context.Context, namespace, podName, contai
 		return err != nil || st.State != ctrd.StateRunning
 	}
 	opts := crilog.Options{Tail: 0, Follow: true, Stderr: errOut, Following: sendInput}
-	return crilog.ReadLogs(ctx, w.logPath(containerName, ctrd.Attempt(cur.Labels)), opts, out, exited)
+	return crilog.ReadLogs(ctx, w.dir.Log(containerName, ctrd.Attempt(cur.Labels)), opts, out, exited)
 }

@@ -28,7 +28,7 @@ const (
 var t0 = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 
 func testPods() *Pods {
-	return &Pods{cfg: PodsConfig{HostIP: net.ParseIP("10.0.0.1")}}
+	return &Pods{cfg: PodsConfig{HostIP: net.ParseIP("10.0.0.1")}, clock: wallClock{}}
 }
 
 // testPod is a pod with the given app containers and init containers.
@@ -57,6 +57,7 @@ func sidecarC(name string) corev1.Container {
 func testWorker(pod *corev1.Pod, records ...*tracked) *worker {
 	w := newWorker(testPods(), pod)
 	w.sb = &sandbox.Sandbox{IPs: []net.IP{net.ParseIP("10.244.0.5")}}
+	w.state = stateRunning
 	w.startTime = metav1.NewTime(t0)
 	for _, r := range records {
 		w.records[r.name] = r
@@ -102,12 +103,12 @@ func createdCtr(name string, attempt int) *ctrd.ContainerStatus {
 // created, the worker labels it with the error.
 func startErrCtr(name string, attempt int, msg string) *ctrd.ContainerStatus {
 	c := ctrStatus(name, attempt, ctrd.StateCreated)
-	c.Labels[labelStartError] = msg
+	c.Labels[ctrd.LabelStartError] = msg
 	return c
 }
 
 func withDelay(c *ctrd.ContainerStatus, d string) *ctrd.ContainerStatus {
-	c.Labels[labelRestartDelay] = d
+	c.Labels[ctrd.LabelRestartDelay] = d
 	return c
 }
 

@@ -28,17 +28,17 @@ func (w *worker) postStart(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 	return err
 }
 
-// preStop runs the preStop hooks of rs at once, bounded by grace, and
+// preStop runs the preStop hooks of ts at once, bounded by grace, and
 // returns the grace left for the stop signal.
-func (w *worker) preStop(ctx context.Context, pod *corev1.Pod, rs []*tracked, grace time.Duration) time.Duration {
+func (w *worker) preStop(ctx context.Context, pod *corev1.Pod, ts []stopTarget, grace time.Duration) time.Duration {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ctx, grace)
 	defer cancel()
 	var wg sync.WaitGroup
 	ran := false
-	for _, r := range rs {
-		c := specOf(pod, r.name)
-		if c == nil || c.Lifecycle == nil || c.Lifecycle.PreStop == nil || !r.running() {
+	for _, t := range ts {
+		c := specOf(pod, t.name)
+		if c == nil || c.Lifecycle == nil || c.Lifecycle.PreStop == nil {
 			continue
 		}
 		ran = true
@@ -48,7 +48,7 @@ func (w *worker) preStop(ctx context.Context, pod *corev1.Pod, rs []*tracked, gr
 			if err := probe.Run(ctx, c.Lifecycle.PreStop, w.probeTarget(pod, c, id)); err != nil {
 				w.event(pod, corev1.EventTypeWarning, eventFailedPreStopHook, "PreStopHook failed: %v", err)
 			}
-		}(c, r.current.ID)
+		}(c, t.id)
 	}
 	wg.Wait()
 	if !ran {

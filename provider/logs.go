@@ -49,7 +49,7 @@ func (p *Pods) GetContainerLogs(ctx context.Context, namespace, podName, contain
 		return nil, errdefs.InvalidInputf("container %q in pod %q is waiting to start: %s", containerName, podName, w.waitingReasonOf(containerName))
 	}
 	c := attempts[pick]
-	path := w.logPath(containerName, ctrd.Attempt(c.Labels))
+	path := w.dir.Log(containerName, ctrd.Attempt(c.Labels))
 	ro := crilog.Options{Tail: -1, LimitBytes: int64(opts.LimitBytes), Timestamps: opts.Timestamps, Follow: opts.Follow && pick == 0}
 	if opts.Tail > 0 {
 		ro.Tail = opts.Tail

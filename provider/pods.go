@@ -25,7 +25,7 @@ import (
 	"k8s.io/client-go/tools/record"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
-	"github.com/vk-containerd/vk-containerd/internal/sandbox"
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/volumes"
 )
 
@@ -38,11 +38,18 @@ type PodsConfig struct {
 	// Allocatable is the node's allocatable resources: the downward API's
 	// value of a limit a container does not set.
 	Allocatable corev1.ResourceList
-	Runtime     *ctrd.Runtime
-	Images      *ctrd.Images
-	Sandboxes   *sandbox.Manager
-	Client      kubernetes.Interface
-	Recorder    record.EventRecorder
+	Runtime     Runtime
+	Images      Images
+	Sandboxes   Sandboxes
+	// PodDirs holds the pods' directories (logs, termination messages, volumes).
+	PodDirs poddir.Root
+	// Volumes materializes pod volumes; nil: a volumes.Manager under PodDirs
+	// that reads through Client.
+	Volumes Volumes
+	// Clock tells the time; nil: the wall clock.
+	Clock    Clock
+	Client   kubernetes.Interface
+	Recorder record.EventRecorder
 	// LogDriver is the binary the shim runs to write container logs (the agent's own).
 	LogDriver   string
 	LogMaxSize  int64
@@ -58,7 +65,8 @@ type PodsConfig struct {
 type Pods struct {
 	cfg     PodsConfig
 	source  apiSource
-	volumes *volumes.Manager
+	volumes Volumes
+	clock   Clock
 	ctx     context.Context
 
 	mu      sync.Mutex // guards workers, byName and notify
@@ -77,14 +85,22 @@ var (
 // NewPods returns the pod provider. Workers live until ctx ends.
 func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 	src := apiSource{client: cfg.Client}
-	return &Pods{
+	p := &Pods{
 		cfg:     cfg,
 		source:  src,
-		volumes: volumes.NewManager(cfg.Sandboxes.Root(), src, nil),
+		volumes: cfg.Volumes,
+		clock:   cfg.Clock,
 		ctx:     ctx,
 		workers: map[types.UID]*worker{},
 		byName:  map[string]types.UID{},
 	}
+	if p.volumes == nil {
+		p.volumes = volumes.NewManager(cfg.PodDirs, src, nil)
+	}
+	if p.clock == nil {
+		p.clock = wallClock{}
+	}
+	return p
 }
 
 func nameKey(namespace, name string) string { return namespace + "/" + name }

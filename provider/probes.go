@@ -90,15 +90,6 @@ func (w *worker) stopProbers() {
 	}
 }
 
-// probeResults are the started and ready flags of a running attempt.
-func (w *worker) probeResults(c *corev1.Container, id string) (started, ready bool) {
-	if pr := w.probers[c.Name]; pr != nil && pr.id == id {
-		return pr.results()
-	}
-	started, ready = initialResults(c)
-	return started, started && ready
-}
-
 // initialResults are a new attempt's results before any probe ran: started
 // without a startup probe, ready without a readiness probe.
 func initialResults(c *corev1.Container) (started, ready bool) {
@@ -263,7 +254,7 @@ func (w *worker) dialPod(ctx context.Context, addr string) (net.Conn, error) {
 	if hostNetwork {
 		return (&net.Dialer{Timeout: timeout}).DialContext(ctx, "tcp", addr)
 	}
-	return cni.DialInNamespace(cni.NamespacesIn(w.p.cfg.Sandboxes.PodDir(string(w.uid))+"/ns").Net, addr, timeout)
+	return cni.DialInNamespace(cni.NamespacesIn(w.dir.Namespaces()).Net, addr, timeout)
 }
 
 // syncWriter serializes the writes of an exec's stdout and stderr copiers.

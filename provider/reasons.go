@@ -42,31 +42,56 @@ const (
 	eventFailedPreStopHook   = "FailedPreStopHook"
 )
 
-// startError is why a container could not be started, with the reason the
-// kubelet would give.
-type startError struct {
+// Errors the worker itself classifies; the adapter's classes are in internal/ctrd.
+var (
+	// errNeverPull: the image is missing and the pull policy is Never.
+	errNeverPull = errors.New("image not present with pull policy Never")
+	// errImageLookup: the node's image store did not answer.
+	errImageLookup = errors.New("cannot look up the image")
+	// errRunContainer: the node could not prepare what the task needs.
+	errRunContainer = errors.New("cannot run container")
+)
+
+// reasons maps the classes of errors from starting a container to the
+// waiting reason the kubelet gives, first match first. It is the one place
+// that decides a container's waiting reason from an error.
+var reasons = []struct {
+	class  error
 	reason string
-	err    error
+}{
+	{ctrd.ErrInvalidImageName, ReasonInvalidImageName},
+	{errNeverPull, ReasonErrImageNeverPull},
+	{ctrd.ErrPull, ReasonErrImagePull},
+	{errImageLookup, ReasonErrImagePull},
+	{podenv.ErrConfig, ReasonCreateConfigError},
+	{ctrd.ErrStart, ReasonRunContainerError},
+	{errRunContainer, ReasonRunContainerError},
+	{ctrd.ErrImageConfig, ReasonCreateContainerError},
+	{ctrd.ErrCreate, ReasonCreateContainerError},
 }
 
-func (e *startError) Error() string { return e.err.Error() }
-func (e *startError) Unwrap() error { return e.err }
-
-func newStartError(reason string, err error) error { return &startError{reason: reason, err: err} }
-
-// reasonOf maps an error from starting a container to its waiting reason.
-func reasonOf(err error) string {
-	var se *startError
-	if errors.As(err, &se) {
-		return se.reason
+// failureOf is why a container does not run after err: the reason from the
+// table (CreateContainerError for anything else, a transient API error
+// among them) and a message a user can read.
+func failureOf(err error) failure {
+	reason := ReasonCreateContainerError
+	for _, r := range reasons {
+		if errors.Is(err, r.class) {
+			reason = r.reason
+			break
+		}
 	}
-	switch {
-	case errors.Is(err, ctrd.ErrInvalidImageName):
-		return ReasonInvalidImageName
-	case errors.Is(err, podenv.ErrConfig):
-		return ReasonCreateConfigError
+	return failure{reason: reason, message: messageOf(err)}
+}
+
+// reportedByEvent reports whether a waiting reason gets a Failed event of
+// its own: image failures have theirs (Failed to pull image ...).
+func reportedByEvent(reason string) bool {
+	switch reason {
+	case ReasonErrImagePull, ReasonErrImageNeverPull, ReasonInvalidImageName:
+		return false
 	}
-	return ReasonCreateContainerError
+	return true
 }
 
 // messageOf shortens runtime errors to what a user needs to read.

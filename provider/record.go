@@ -5,35 +5,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
-)
-
-// Container kinds, the value of the ctrd.LabelContainerKind label.
-const (
-	kindInit    = "init"
-	kindSidecar = "sidecar"
-	kindApp     = "app"
-	// kindEphemeral is a debugging container added to a running pod: it
-	// runs once and never restarts.
-	kindEphemeral = "ephemeral"
-)
-
-// Labels the worker adds besides the identity labels of package containerd.
-const (
-	// labelRestartDelay is the back-off that was applied before this attempt
-	// started; the next delay is derived from it when the attempt exits.
-	labelRestartDelay = "io.vk-containerd.container.restart-delay"
-	// labelStartError holds why the task could not start (the kubelet's StartError).
-	labelStartError = "io.vk-containerd.container.start-error"
-	// labelSpecHash is a hash of the container's spec; when the pod's spec
-	// changes (a new image), the running container is replaced.
-	labelSpecHash = "io.vk-containerd.container.spec-hash"
 )
 
 // specHash hashes a container's spec as given in the pod.
@@ -67,10 +44,15 @@ type tracked struct {
 	previous *ctrd.ContainerStatus
 
 	// waiting is why the container does not run now, when it does not.
-	waitingReason, waitingMessage string
-	// restartAt is when a back-off ends; zero when none runs.
-	restartAt time.Time
-	imageID   string
+	waiting failure
+	// The three pauses before the next start, each zero when it does not hold:
+	crashUntil time.Time // the restart back-off of a crashed container (CrashLoopBackOff)
+	pullUntil  time.Time // the back-off after a failed image pull (ImagePullBackOff)
+	retryAt    time.Time // the pause after any other failure to create the container
+	// replaced is set when the attempt was stopped for a new spec: the next
+	// attempt starts without a back-off.
+	replaced bool
+	imageID  string
 }
 
 func (r *tracked) attempt() int {
@@ -89,7 +71,7 @@ func (r *tracked) exited() (bool, int32) {
 	if r.current == nil {
 		return false, 0
 	}
-	if r.current.Labels[labelStartError] != "" {
+	if r.current.Labels[ctrd.LabelStartError] != "" {
 		return true, 128
 	}
 	if r.current.State == ctrd.StateExited {
@@ -99,7 +81,7 @@ func (r *tracked) exited() (bool, int32) {
 }
 
 func restartDelay(labels map[string]string) (time.Duration, bool) {
-	v, ok := labels[labelRestartDelay]
+	v, ok := labels[ctrd.LabelRestartDelay]
 	if !ok {
 		return 0, false
 	}
@@ -110,9 +92,9 @@ func restartDelay(labels map[string]string) (time.Duration, bool) {
 // shouldRestart applies the pod's restart policy to a container that exited.
 func shouldRestart(kind string, policy corev1.RestartPolicy, code int32) bool {
 	switch kind {
-	case kindSidecar:
+	case ctrd.KindSidecar:
 		return true
-	case kindEphemeral:
+	case ctrd.KindEphemeral:
 		return false
 	}
 	switch policy {
@@ -122,7 +104,5 @@ func shouldRestart(kind string, policy corev1.RestartPolicy, code int32) bool {
 		return code != 0
 	}
 	// Always: init containers still only restart on failure.
-	return kind == kindApp || code != 0
+	return kind == ctrd.KindApp || code != 0
 }
-
-func attemptLabel(n int) string { return strconv.Itoa(n) }

@@ -26,28 +26,28 @@ func TestShouldRestart(t *testing.T) {
 		code   int32
 		want   bool
 	}{
-		{kindApp, always, 0, true},
-		{kindApp, always, 1, true},
-		{kindApp, always, 137, true},
-		{kindApp, "", 0, true}, // the API server defaults to Always
-		{kindApp, onFailure, 0, false},
-		{kindApp, onFailure, 1, true},
-		{kindApp, onFailure, 128, true},
-		{kindApp, never, 0, false},
-		{kindApp, never, 1, false},
+		{ctrd.KindApp, always, 0, true},
+		{ctrd.KindApp, always, 1, true},
+		{ctrd.KindApp, always, 137, true},
+		{ctrd.KindApp, "", 0, true}, // the API server defaults to Always
+		{ctrd.KindApp, onFailure, 0, false},
+		{ctrd.KindApp, onFailure, 1, true},
+		{ctrd.KindApp, onFailure, 128, true},
+		{ctrd.KindApp, never, 0, false},
+		{ctrd.KindApp, never, 1, false},
 		// Init containers run to completion: Always means OnFailure for them.
-		{kindInit, always, 0, false},
-		{kindInit, always, 1, true},
-		{kindInit, onFailure, 0, false},
-		{kindInit, onFailure, 2, true},
-		{kindInit, never, 0, false},
-		{kindInit, never, 1, false},
+		{ctrd.KindInit, always, 0, false},
+		{ctrd.KindInit, always, 1, true},
+		{ctrd.KindInit, onFailure, 0, false},
+		{ctrd.KindInit, onFailure, 2, true},
+		{ctrd.KindInit, never, 0, false},
+		{ctrd.KindInit, never, 1, false},
 		// Sidecars (restartable init containers) always restart.
-		{kindSidecar, always, 0, true},
-		{kindSidecar, always, 1, true},
-		{kindSidecar, onFailure, 0, true},
-		{kindSidecar, never, 0, true},
-		{kindSidecar, never, 1, true},
+		{ctrd.KindSidecar, always, 0, true},
+		{ctrd.KindSidecar, always, 1, true},
+		{ctrd.KindSidecar, onFailure, 0, true},
+		{ctrd.KindSidecar, never, 0, true},
+		{ctrd.KindSidecar, never, 1, true},
 	} {
 		if got := shouldRestart(tc.kind, tc.policy, tc.code); got != tc.want {
 			t.Errorf("shouldRestart(%s, %q, %d) = %v, want %v", tc.kind, tc.policy, tc.code, got, tc.want)
@@ -127,7 +127,7 @@ func TestTrackedState(t *testing.T) {
 		{"unknown state", ctrStatus("app", 0, ctrd.StateUnknown), 0, false, false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := &tracked{name: "app", kind: kindApp, current: tc.current}
+			r := &tracked{name: "app", kind: ctrd.KindApp, current: tc.current}
 			if got := r.attempt(); got != tc.wantAttempt {
 				t.Errorf("attempt() = %d, want %d", got, tc.wantAttempt)
 			}
@@ -150,23 +150,14 @@ func TestRestartDelayLabel(t *testing.T) {
 	}{
 		{nil, 0, false},
 		{map[string]string{}, 0, false},
-		{map[string]string{labelRestartDelay: "0s"}, 0, true},
-		{map[string]string{labelRestartDelay: "10s"}, 10 * time.Second, true},
-		{map[string]string{labelRestartDelay: "5m0s"}, 5 * time.Minute, true},
-		{map[string]string{labelRestartDelay: "soon"}, 0, false},
+		{map[string]string{ctrd.LabelRestartDelay: "0s"}, 0, true},
+		{map[string]string{ctrd.LabelRestartDelay: "10s"}, 10 * time.Second, true},
+		{map[string]string{ctrd.LabelRestartDelay: "5m0s"}, 5 * time.Minute, true},
+		{map[string]string{ctrd.LabelRestartDelay: "soon"}, 0, false},
 	} {
 		d, ok := restartDelay(tc.labels)
 		if d != tc.want || ok != tc.ok {
 			t.Errorf("restartDelay(%v) = %v, %v, want %v, %v", tc.labels, d, ok, tc.want, tc.ok)
-		}
-	}
-}
-
-func TestAttemptLabel(t *testing.T) {
-	for _, n := range []int{0, 1, 42} {
-		labels := map[string]string{ctrd.LabelAttempt: attemptLabel(n)}
-		if got := ctrd.Attempt(labels); got != n {
-			t.Errorf("Attempt(attemptLabel(%d)) = %d", n, got)
 		}
 	}
 }

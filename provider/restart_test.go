@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+
 	"context"
 	"testing"
 	"time"
@@ -61,7 +63,7 @@ func TestRestartDelayOf(t *testing.T) {
 				withDelay(c, tc.delay)
 			}
 			w := testWorker(testPod(corev1.RestartPolicyAlways, []string{"app"}))
-			if got := w.restartDelayOf(rec("app", kindApp, c, nil)); got != tc.want {
+			if got := w.restartDelayOf(rec("app", ctrd.KindApp, c, nil)); got != tc.want {
 				t.Errorf("restartDelayOf = %v, want %v", got, tc.want)
 			}
 		})
@@ -73,7 +75,7 @@ func TestRestartDelayOf(t *testing.T) {
 func TestRestartDelayOfStartError(t *testing.T) {
 	w := testWorker(testPod(corev1.RestartPolicyAlways, []string{"app"}))
 	c := withDelay(startErrCtr("app", 2, "boom"), "10s")
-	if got := w.restartDelayOf(rec("app", kindApp, c, nil)); got != 20*time.Second {
+	if got := w.restartDelayOf(rec("app", ctrd.KindApp, c, nil)); got != 20*time.Second {
 		t.Errorf("restartDelayOf = %v, want 20s", got)
 	}
 }
@@ -96,27 +98,25 @@ func TestNextWake(t *testing.T) {
 		name     string
 		refresh  time.Time
 		restarts []time.Time
-		terminal bool
 		want     time.Duration
 	}{
-		{"nothing pending", time.Time{}, nil, false, 0},
-		{"volume refresh", now.Add(time.Minute), nil, false, time.Minute},
-		{"back-off before the refresh", now.Add(time.Minute), []time.Time{now.Add(20 * time.Second)}, false, 20 * time.Second},
-		{"earliest of several back-offs", now.Add(time.Minute), []time.Time{now.Add(40 * time.Second), now.Add(10 * time.Second), {}}, false, 10 * time.Second},
-		{"back-off without refresh", time.Time{}, []time.Time{now.Add(5 * time.Second)}, false, 5 * time.Second},
-		{"refresh before the back-off", now.Add(30 * time.Second), []time.Time{now.Add(5 * time.Minute)}, false, 30 * time.Second},
-		{"back-off already over is ignored", now.Add(time.Minute), []time.Time{now.Add(-time.Second)}, false, time.Minute},
-		{"refresh overdue", now.Add(-time.Second), nil, false, 10 * time.Millisecond},
-		{"terminal pods do not wake", now.Add(time.Minute), []time.Time{now.Add(time.Second)}, true, 0},
+		{"nothing pending", time.Time{}, nil, 0},
+		{"volume refresh", now.Add(time.Minute), nil, time.Minute},
+		{"back-off before the refresh", now.Add(time.Minute), []time.Time{now.Add(20 * time.Second)}, 20 * time.Second},
+		{"earliest of several back-offs", now.Add(time.Minute), []time.Time{now.Add(40 * time.Second), now.Add(10 * time.Second), {}}, 10 * time.Second},
+		{"back-off without refresh", time.Time{}, []time.Time{now.Add(5 * time.Second)}, 5 * time.Second},
+		{"refresh before the back-off", now.Add(30 * time.Second), []time.Time{now.Add(5 * time.Minute)}, 30 * time.Second},
+		{"back-off already over is ignored", now.Add(time.Minute), []time.Time{now.Add(-time.Second)}, time.Minute},
+		{"refresh overdue", now.Add(-time.Second), nil, 10 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := testWorker(testPod(corev1.RestartPolicyAlways, []string{"app"}))
-			w.nextVolumeRefresh, w.terminal = tc.refresh, tc.terminal
+			w.nextVolumeRefresh = tc.refresh
 			for i, at := range tc.restarts {
 				name := string(rune('a' + i))
-				w.records[name] = &tracked{name: name, kind: kindApp, restartAt: at}
+				w.records[name] = &tracked{name: name, kind: ctrd.KindApp, crashUntil: at}
 			}
-			if got := w.nextWake(now); got != tc.want {
+			if got := w.nextWake(w.pod, now); got != tc.want {
 				t.Errorf("nextWake = %v, want %v", got, tc.want)
 			}
 		})
@@ -130,26 +130,26 @@ func TestStepCrashLoopBackOff(t *testing.T) {
 	started, finished := t0.Add(time.Minute), t0.Add(time.Minute+2*time.Second)
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
 	rc := &fakeRecorder{}
-	w := testWorker(pod, rec("app", kindApp, withDelay(exitedCtr("app", 2, 1, started, finished), "10s"), nil))
+	w := testWorker(pod, rec("app", ctrd.KindApp, withDelay(exitedCtr("app", 2, 1, started, finished), "10s"), nil))
 	w.p.cfg.Recorder = rc
 	r := w.records["app"]
 
 	now := finished.Add(3 * time.Second)
-	w.step(ctx, pod, &pod.Spec.Containers[0], kindApp, now)
-	if r.waitingReason != ReasonCrashLoopBackOff {
-		t.Fatalf("waiting reason = %q, want %s", r.waitingReason, ReasonCrashLoopBackOff)
+	w.step(ctx, pod, &pod.Spec.Containers[0], ctrd.KindApp, now)
+	if r.waiting.reason != ReasonCrashLoopBackOff {
+		t.Fatalf("waiting reason = %q, want %s", r.waiting.reason, ReasonCrashLoopBackOff)
 	}
-	if want := backoffMessage(20*time.Second, "app", pod); r.waitingMessage != want {
-		t.Errorf("waiting message = %q, want %q", r.waitingMessage, want)
+	if want := backoffMessage(20*time.Second, "app", pod); r.waiting.message != want {
+		t.Errorf("waiting message = %q, want %q", r.waiting.message, want)
 	}
-	if want := finished.Add(20 * time.Second); !r.restartAt.Equal(want) {
-		t.Errorf("restartAt = %v, want %v", r.restartAt, want)
+	if want := finished.Add(20 * time.Second); !r.crashUntil.Equal(want) {
+		t.Errorf("crashUntil = %v, want %v", r.crashUntil, want)
 	}
-	if got := w.nextWake(now); got != 17*time.Second {
+	if got := w.nextWake(w.pod, now); got != 17*time.Second {
 		t.Errorf("nextWake = %v, want 17s", got)
 	}
 
-	w.step(ctx, pod, &pod.Spec.Containers[0], kindApp, now.Add(5*time.Second))
+	w.step(ctx, pod, &pod.Spec.Containers[0], ctrd.KindApp, now.Add(5*time.Second))
 	ev := rc.byReason(eventBackOff)
 	if len(ev) != 1 {
 		t.Fatalf("BackOff events = %v, want one for one back-off", ev)
@@ -160,7 +160,7 @@ func TestStepCrashLoopBackOff(t *testing.T) {
 
 	st := w.buildStatus(pod, now)
 	cs := st.ContainerStatuses[0]
-	if cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonCrashLoopBackOff || cs.State.Waiting.Message != r.waitingMessage {
+	if cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonCrashLoopBackOff || cs.State.Waiting.Message != r.waiting.message {
 		t.Errorf("container state = %+v, want waiting CrashLoopBackOff", cs.State)
 	}
 	if lt := cs.LastTerminationState.Terminated; lt == nil || lt.ExitCode != 1 {
@@ -178,14 +178,14 @@ func TestStepCrashLoopBackOff(t *testing.T) {
 func TestStepBackOffAfterStartError(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
 	c := withDelay(startErrCtr("app", 1, "boom"), "0s")
-	w := testWorker(pod, rec("app", kindApp, c, nil))
+	w := testWorker(pod, rec("app", ctrd.KindApp, c, nil))
 	r := w.records["app"]
-	w.step(context.Background(), pod, &pod.Spec.Containers[0], kindApp, c.CreatedAt.Add(time.Second))
-	if r.waitingReason != ReasonCrashLoopBackOff {
-		t.Fatalf("waiting reason = %q, want %s", r.waitingReason, ReasonCrashLoopBackOff)
+	w.step(context.Background(), pod, &pod.Spec.Containers[0], ctrd.KindApp, c.CreatedAt.Add(time.Second))
+	if r.waiting.reason != ReasonCrashLoopBackOff {
+		t.Fatalf("waiting reason = %q, want %s", r.waiting.reason, ReasonCrashLoopBackOff)
 	}
-	if want := c.CreatedAt.Add(10 * time.Second); !r.restartAt.Equal(want) {
-		t.Errorf("restartAt = %v, want %v", r.restartAt, want)
+	if want := c.CreatedAt.Add(10 * time.Second); !r.crashUntil.Equal(want) {
+		t.Errorf("crashUntil = %v, want %v", r.crashUntil, want)
 	}
 }
 
@@ -203,13 +203,13 @@ func TestStepNoRestart(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := testPod(tc.policy, []string{"app"})
 			rc := &fakeRecorder{}
-			w := testWorker(pod, rec("app", kindApp, withDelay(exitedCtr("app", 1, tc.code, started, finished), "0s"), nil))
+			w := testWorker(pod, rec("app", ctrd.KindApp, withDelay(exitedCtr("app", 1, tc.code, started, finished), "0s"), nil))
 			w.p.cfg.Recorder = rc
 			r := w.records["app"]
-			r.waitingReason, r.waitingMessage = ReasonCrashLoopBackOff, "old"
-			w.step(context.Background(), pod, &pod.Spec.Containers[0], kindApp, finished.Add(time.Second))
-			if r.waitingReason != "" || r.waitingMessage != "" {
-				t.Errorf("waiting = %q/%q, want cleared", r.waitingReason, r.waitingMessage)
+			r.waiting = failure{ReasonCrashLoopBackOff, "old"}
+			w.step(context.Background(), pod, &pod.Spec.Containers[0], ctrd.KindApp, finished.Add(time.Second))
+			if r.waiting.reason != "" || r.waiting.message != "" {
+				t.Errorf("waiting = %q/%q, want cleared", r.waiting.reason, r.waiting.message)
 			}
 			if r.current.ID != containerID(testUID, "app", 1) {
 				t.Errorf("current attempt changed to %s", r.current.ID)
@@ -217,7 +217,7 @@ func TestStepNoRestart(t *testing.T) {
 			if len(rc.events) != 0 {
 				t.Errorf("events = %v, want none", rc.events)
 			}
-			cs := w.containerStatus(&pod.Spec.Containers[0], false)
+			cs := w.statusInput(pod).containerStatus(&pod.Spec.Containers[0], false)
 			if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != int32(tc.code) {
 				t.Errorf("state = %+v, want terminated with %d", cs.State, tc.code)
 			}
@@ -227,12 +227,12 @@ func TestStepNoRestart(t *testing.T) {
 
 func TestStepRunningClearsWaiting(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
-	w := testWorker(pod, rec("app", kindApp, runningCtr("app", 3, t0), nil))
+	w := testWorker(pod, rec("app", ctrd.KindApp, runningCtr("app", 3, t0), nil))
 	r := w.records["app"]
-	r.waitingReason, r.waitingMessage, r.restartAt = ReasonCrashLoopBackOff, "old", t0.Add(time.Minute)
-	w.step(context.Background(), pod, &pod.Spec.Containers[0], kindApp, t0.Add(time.Second))
-	if r.waitingReason != "" || r.waitingMessage != "" || !r.restartAt.IsZero() {
-		t.Errorf("after step: waiting %q/%q restartAt %v, want all cleared", r.waitingReason, r.waitingMessage, r.restartAt)
+	r.waiting, r.crashUntil = failure{ReasonCrashLoopBackOff, "old"}, t0.Add(time.Minute)
+	w.step(context.Background(), pod, &pod.Spec.Containers[0], ctrd.KindApp, t0.Add(time.Second))
+	if !r.waiting.none() || !r.crashUntil.IsZero() {
+		t.Errorf("after step: waiting %+v crashUntil %v, want all cleared", r.waiting, r.crashUntil)
 	}
 }
 
@@ -242,22 +242,22 @@ func TestStepImagePullBackOff(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
 	w := testWorker(pod)
 	now := t0.Add(time.Minute)
-	r := &tracked{name: "app", kind: kindApp, waitingReason: ReasonErrImagePull,
-		waitingMessage: "failed to pull image \"busybox:1.36\": not found", restartAt: now.Add(10 * time.Second)}
+	r := &tracked{name: "app", kind: ctrd.KindApp, pullUntil: now.Add(10 * time.Second),
+		waiting: failure{ReasonErrImagePull, "failed to pull image \"busybox:1.36\": not found"}}
 	w.records["app"] = r
 
 	want := "Back-off pulling image \"busybox:1.36\": failed to pull image \"busybox:1.36\": not found"
 	for i := 0; i < 2; i++ {
-		w.step(context.Background(), pod, &pod.Spec.Containers[0], kindApp, now.Add(time.Duration(i)*time.Second))
-		if r.waitingReason != ReasonImagePullBackOff || r.waitingMessage != want {
-			t.Fatalf("step %d: waiting %q/%q, want %s/%q", i, r.waitingReason, r.waitingMessage, ReasonImagePullBackOff, want)
+		w.step(context.Background(), pod, &pod.Spec.Containers[0], ctrd.KindApp, now.Add(time.Duration(i)*time.Second))
+		if r.waiting.reason != ReasonImagePullBackOff || r.waiting.message != want {
+			t.Fatalf("step %d: waiting %q/%q, want %s/%q", i, r.waiting.reason, r.waiting.message, ReasonImagePullBackOff, want)
 		}
 	}
-	cs := w.containerStatus(&pod.Spec.Containers[0], false)
+	cs := w.statusInput(pod).containerStatus(&pod.Spec.Containers[0], false)
 	if cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonImagePullBackOff || cs.State.Waiting.Message != want {
 		t.Errorf("state = %+v, want waiting ImagePullBackOff", cs.State)
 	}
-	if got := w.nextWake(now); got != 10*time.Second {
+	if got := w.nextWake(w.pod, now); got != 10*time.Second {
 		t.Errorf("nextWake = %v, want 10s", got)
 	}
 }
@@ -267,11 +267,11 @@ func TestStepKeepsOtherWaitingReasons(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
 	w := testWorker(pod)
 	now := t0.Add(time.Minute)
-	r := &tracked{name: "app", kind: kindApp, waitingReason: ReasonCreateConfigError,
-		waitingMessage: "configmap \"cfg\" not found", restartAt: now.Add(2 * time.Second)}
+	r := &tracked{name: "app", kind: ctrd.KindApp, retryAt: now.Add(2 * time.Second),
+		waiting: failure{ReasonCreateConfigError, "configmap \"cfg\" not found"}}
 	w.records["app"] = r
-	w.step(context.Background(), pod, &pod.Spec.Containers[0], kindApp, now)
-	if r.waitingReason != ReasonCreateConfigError || r.waitingMessage != "configmap \"cfg\" not found" {
-		t.Errorf("waiting = %q/%q, want unchanged", r.waitingReason, r.waitingMessage)
+	w.step(context.Background(), pod, &pod.Spec.Containers[0], ctrd.KindApp, now)
+	if r.waiting.reason != ReasonCreateConfigError || r.waiting.message != "configmap \"cfg\" not found" {
+		t.Errorf("waiting = %q/%q, want unchanged", r.waiting.reason, r.waiting.message)
 	}
 }

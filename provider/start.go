@@ -11,9 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/oci"
-	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -26,53 +24,43 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/volumes"
 )
 
-// start creates and starts one attempt of container c. On failure it leaves
-// the reason on r, the kubelet's way.
-func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked, attempt int, delay time.Duration) {
+// start creates (unless it exists) and starts one attempt of container c,
+// then runs its postStart hook. It reports whether containerd changed, and
+// why the attempt does not run (classified by failureOf).
+func (w *worker) start(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked, attempt int, delay time.Duration) (changed bool, err error) {
 	id := containerID(pod.UID, c.Name, attempt)
-	existing := r.current != nil && r.current.ID == id
 	t0 := time.Now()
 	defer func() { log.G(ctx).WithField("container", c.Name).WithField("took", time.Since(t0)).Debug("start") }()
-	if !existing {
+	if r.current == nil || r.current.ID != id {
 		if err := w.create(ctx, pod, c, r, id, attempt, delay); err != nil {
-			reason := reasonOf(err)
-			r.waitingReason, r.waitingMessage = reason, messageOf(err)
-			if reason != ReasonErrImagePull && reason != ReasonErrImageNeverPull && reason != ReasonInvalidImageName {
-				w.event(pod, corev1.EventTypeWarning, eventFailed, "Error: %v", err)
-			}
-			if r.restartAt.Before(time.Now()) {
-				r.restartAt = time.Now().Add(retryPause)
-			}
-			return
+			return false, err
 		}
 	}
-	logPath := w.logPath(c.Name, attempt)
+	logPath := w.dir.Log(c.Name, attempt)
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		r.waitingReason, r.waitingMessage = ReasonRunContainerError, err.Error()
-		return
+		return true, fmt.Errorf("%w: %w", errRunContainer, err)
 	}
-	log.G(ctx).WithField("container", c.Name).WithField("took", time.Since(t0)).Debug("created")
 	if err := w.startTask(ctx, c, id, logPath); err != nil {
 		msg := messageOf(err)
 		if len(msg) > 1024 {
 			msg = msg[:1024]
 		}
-		_ = w.p.cfg.Runtime.SetContainerLabels(ctx, id, map[string]string{labelStartError: msg})
-		r.waitingReason, r.waitingMessage = ReasonRunContainerError, msg
-		w.event(pod, corev1.EventTypeWarning, eventFailed, "Error: %s", msg)
-		return
+		// The label tells the next pass that this attempt ended. Without
+		// it the attempt looks created and never started: report no change,
+		// so the retry pause holds the next try.
+		if lerr := w.p.cfg.Runtime.SetContainerLabels(ctx, id, map[string]string{ctrd.LabelStartError: msg}); lerr != nil {
+			log.G(ctx).WithError(lerr).WithField("container", id).Warn("cannot record the start error")
+			return false, err
+		}
+		return true, err
 	}
-	r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
-	w.started = true
 	w.event(pod, corev1.EventTypeNormal, eventStarted, "Started container %s", c.Name)
 	if err := w.postStart(ctx, pod, c, id); err != nil {
 		// The kubelet stops a container whose postStart hook failed; its
 		// restart policy then applies.
-		_ = w.observe(ctx)
-		if r := w.records[c.Name]; r != nil && r.running() {
-			w.stopGroup(ctx, pod, []*tracked{r}, gracePeriod(pod))
-		}
+		w.stop(ctx, pod, []stopTarget{{name: c.Name, id: id}}, gracePeriod(pod))
 	}
+	return true, nil
 }
 
 // create pulls the image if needed and creates the containerd container.
@@ -81,11 +69,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 	if err != nil {
 		return err
 	}
-	imgSpec, err := img.Spec(ctx)
-	if err != nil {
-		return newStartError(ReasonCreateContainerError, fmt.Errorf("read image config of %s: %w", c.Image, err))
-	}
-	opts, err := w.specOpts(ctx, pod, c, id, imgSpec.Config)
+	opts, err := w.specOpts(ctx, pod, c, id, img.Config)
 	if err != nil {
 		return err
 	}
@@ -97,37 +81,37 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 		ctrd.LabelContainerKind: r.kind,
 		ctrd.LabelAttempt:       strconv.Itoa(attempt),
 		ctrd.LabelShimGroup:     string(pod.UID),
-		labelRestartDelay:       delay.String(),
-		labelSpecHash:           specHash(c),
+		ctrd.LabelRestartDelay:  delay.String(),
+		ctrd.LabelSpecHash:      specHash(c),
 	}
 	if err := w.p.cfg.Runtime.CreateContainer(ctx, id, img, labels, opts...); err != nil {
-		if errdefs.IsAlreadyExists(err) {
+		if errors.Is(err, ctrd.ErrExists) {
 			return nil
 		}
-		return newStartError(ReasonCreateContainerError, err)
+		return err
 	}
 	w.event(pod, corev1.EventTypeNormal, eventCreated, "Created container: %s", c.Name)
 	return nil
 }
 
 // ensureImage applies the pull policy and pulls when needed.
-func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked) (client.Image, error) {
+func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked) (ctrd.Image, error) {
 	ref, err := ctrd.NormalizeRef(c.Image)
 	if err != nil {
-		return nil, newStartError(ReasonInvalidImageName, fmt.Errorf("failed to apply default image tag %q: %w", c.Image, err))
+		return ctrd.Image{}, fmt.Errorf("failed to apply default image tag %q: %w", c.Image, err)
 	}
 	policy := pullPolicy(c)
 	if policy != corev1.PullAlways {
 		img, err := w.p.cfg.Images.Get(ctx, ref)
 		if err == nil {
-			r.imageID = imageID(ref, img)
+			r.imageID = imageID(ref, img.Digest)
 			return img, nil
 		}
-		if !errdefs.IsNotFound(err) {
-			return nil, newStartError(ReasonErrImagePull, err)
+		if !errors.Is(err, ctrd.ErrImageNotFound) {
+			return ctrd.Image{}, fmt.Errorf("%w: %w", errImageLookup, err)
 		}
 		if policy == corev1.PullNever {
-			return nil, newStartError(ReasonErrImageNeverPull, fmt.Errorf("container image %q is not present with pull policy of Never", c.Image))
+			return ctrd.Image{}, fmt.Errorf("%w: container image %q is not present with pull policy of Never", errNeverPull, c.Image)
 		}
 	}
 	creds, err := w.pullCredentials(ctx, pod)
@@ -137,26 +121,34 @@ func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 	w.event(pod, corev1.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
 	img, took, err := w.p.cfg.Images.Pull(ctx, ref, creds)
 	if err != nil {
-		b := nextBackoff(w.imageBackoff[ref], 0)
-		w.imageBackoff[ref] = b
-		r.restartAt = time.Now().Add(b)
 		w.event(pod, corev1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
-		return nil, newStartError(ReasonErrImagePull, fmt.Errorf("failed to pull image %q: %w", c.Image, err))
+		return ctrd.Image{}, fmt.Errorf("failed to pull image %q: %w", c.Image, err)
 	}
-	delete(w.imageBackoff, ref)
+	delete(w.pullDelays, ref)
 	w.event(pod, corev1.EventTypeNormal, eventPulled, "Successfully pulled image %q in %s", c.Image, took.Round(time.Millisecond))
-	r.imageID = imageID(ref, img)
+	r.imageID = imageID(ref, img.Digest)
 	return img, nil
 }
 
-func imageID(ref string, img client.Image) string {
+// imageRef is the normalized form of an image name, or the name itself when
+// it has none; pull back-offs are kept by it.
+func imageRef(image string) string {
+	if ref, err := ctrd.NormalizeRef(image); err == nil {
+		return ref
+	}
+	return image
+}
+
+// imageID names an image by its repository and digest, as a container
+// status does.
+func imageID(ref, digest string) string {
 	name := ref
 	if i := strings.LastIndexAny(name, "@"); i >= 0 {
 		name = name[:i]
 	} else if j, k := strings.LastIndexAny(name, ":"), strings.LastIndexAny(name, "/"); j > k {
 		name = name[:j]
 	}
-	return name + "@" + img.Target().Digest.String()
+	return name + "@" + digest
 }
 
 // pullPolicy is the container's policy, defaulted as the API server does
@@ -224,13 +216,13 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	}
 	env, err := podenv.Resolve(ctx, w.p.source, pod, c, facts)
 	if err != nil {
-		return nil, newStartError(ReasonCreateConfigError, err)
+		return nil, err
 	}
 	vars := envMap(env)
 	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, vars)
 	if err != nil {
 		// A bad subPath is the pod's configuration, as on the kubelet.
-		return nil, newStartError(ReasonCreateConfigError, err)
+		return nil, fmt.Errorf("%w: %w", podenv.ErrConfig, err)
 	}
 	mounts := []podspec.Mount{
 		{Source: w.sb.Hosts, Destination: "/etc/hosts"},
@@ -241,7 +233,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		mounts = append(mounts, podspec.Mount{Source: m.Source, Destination: m.Destination, ReadOnly: m.ReadOnly})
 	}
 	if src, dst, ok, err := w.terminationMount(c, id); err != nil {
-		return nil, newStartError(ReasonCreateContainerError, err)
+		return nil, err
 	} else if ok {
 		mounts = append(mounts, podspec.Mount{Source: src, Destination: dst})
 	}
@@ -297,10 +289,6 @@ func (w *worker) logURI(path string) (*url.URL, error) {
 		return &url.URL{Scheme: "file", Path: path}, nil
 	}
 	return crilog.DriverConfig{Path: path, MaxSize: w.p.cfg.LogMaxSize, MaxFiles: w.p.cfg.LogMaxFiles}.URI(w.p.cfg.LogDriver)
-}
-
-func (w *worker) logPath(name string, attempt int) string {
-	return filepath.Join(w.p.cfg.Sandboxes.PodDir(string(w.uid)), "logs", name, strconv.Itoa(attempt)+".log")
 }
 
 // ephemeralTarget is the container whose processes ephemeral container name

@@ -3,8 +3,6 @@ package provider
 import (
 	"testing"
 
-	"github.com/containerd/containerd/v2/client"
-	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -45,18 +43,9 @@ func TestPullPolicy(t *testing.T) {
 	}
 }
 
-// fakeImage is the one method of client.Image that imageID uses.
-type fakeImage struct {
-	client.Image
-	target imagespec.Descriptor
-}
-
-func (f fakeImage) Target() imagespec.Descriptor { return f.target }
-
 // imageID is what the kubelet reports from containerd: the repository and the
 // digest of the image's manifest (or index), "<repo>@<digest>".
 func TestImageID(t *testing.T) {
-	img := fakeImage{target: imagespec.Descriptor{MediaType: imagespec.MediaTypeImageIndex, Digest: testDigest}}
 	for _, tc := range []struct {
 		ref, want string
 	}{
@@ -68,7 +57,7 @@ func TestImageID(t *testing.T) {
 		{"docker.io/library/busybox@" + testDigest, "docker.io/library/busybox@" + testDigest},
 		{"registry.example.com/app@sha256:3333333333333333333333333333333333333333333333333333333333333333", "registry.example.com/app@" + testDigest},
 	} {
-		if got := imageID(tc.ref, img); got != tc.want {
+		if got := imageID(tc.ref, testDigest); got != tc.want {
 			t.Errorf("imageID(%q) = %q, want %q", tc.ref, got, tc.want)
 		}
 	}

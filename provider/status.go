@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"net"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -17,18 +18,67 @@ func idOf(c *ctrd.ContainerStatus) string {
 	return c.ID
 }
 
-// buildStatus writes the pod's status as the kubelet would, from the
-// records and the sandbox. Fields the API server owns (qosClass) and
-// conditions of others (PodScheduled) are kept from the pod.
-func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
-	// observedGeneration says which spec this status answers.
-	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, StartTime: &w.startTime, ObservedGeneration: pod.Generation}
-	if w.p.cfg.HostIP != nil {
-		st.HostIP = w.p.cfg.HostIP.String()
-		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+// statusInput is everything a pod's status is made of, as one pass
+// observed it. buildStatus reads nothing else: no clock, no files, no
+// containerd, so the status is a function of what was observed.
+type statusInput struct {
+	pod            *corev1.Pod
+	state          podState
+	failure        failure // why the pod failed
+	sandboxFailure failure // why the sandbox is not ready
+	records        map[string]*tracked
+	haveSandbox    bool
+	sandboxIPs     []net.IP
+	hostIP         net.IP
+	startTime      metav1.Time
+	prev           corev1.PodStatus       // the status published last
+	probes         map[string]probeResult // by attempt id
+	messages       map[string]string      // termination messages, by attempt id
+}
+
+// probeResult is what the probes of one running attempt concluded.
+type probeResult struct{ started, ready bool }
+
+// statusInput snapshots what the worker observed of pod.
+func (w *worker) statusInput(pod *corev1.Pod) *statusInput {
+	in := &statusInput{
+		pod: pod, state: w.state, failure: w.failure, sandboxFailure: w.sandboxFailure,
+		records: w.records, hostIP: w.p.cfg.HostIP, startTime: w.startTime,
+		prev: w.currentStatus(), probes: map[string]probeResult{}, messages: w.messages,
 	}
 	if w.sb != nil {
-		for _, ip := range w.sb.IPs {
+		in.haveSandbox, in.sandboxIPs = true, w.sb.IPs
+	}
+	for _, pr := range w.probers {
+		started, ready := pr.results()
+		in.probes[pr.id] = probeResult{started: started, ready: ready}
+	}
+	return in
+}
+
+// buildStatus is the pod's status from what the worker observed.
+func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
+	return w.statusInput(pod).build(now)
+}
+
+// ended reports whether containers stay as they are: the pod is terminal
+// or being torn down, so an exited container is final, not restarting.
+func (in *statusInput) ended() bool {
+	return in.state == stateTerminal || in.state == stateTerminating || in.state == stateGone
+}
+
+// build writes the pod's status as the kubelet would. Fields the API server
+// owns (qosClass) and conditions of others (PodScheduled) are kept from the pod.
+func (in *statusInput) build(now time.Time) corev1.PodStatus {
+	pod := in.pod
+	// observedGeneration says which spec this status answers.
+	st := corev1.PodStatus{QOSClass: pod.Status.QOSClass, StartTime: &in.startTime, ObservedGeneration: pod.Generation}
+	if in.hostIP != nil {
+		st.HostIP = in.hostIP.String()
+		st.HostIPs = []corev1.HostIP{{IP: st.HostIP}}
+	}
+	if in.haveSandbox {
+		for _, ip := range in.sandboxIPs {
 			st.PodIPs = append(st.PodIPs, corev1.PodIP{IP: ip.String()})
 		}
 		if pod.Spec.HostNetwork && st.HostIP != "" {
@@ -37,72 +87,101 @@ func (w *worker) buildStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 		if len(st.PodIPs) > 0 {
 			st.PodIP = st.PodIPs[0].IP
 		}
-	} else if prev := w.currentStatus(); prev.PodIP != "" {
-		st.PodIP, st.PodIPs = prev.PodIP, prev.PodIPs
+	} else if in.prev.PodIP != "" {
+		st.PodIP, st.PodIPs = in.prev.PodIP, in.prev.PodIPs
 	}
 
 	// In a pod with init containers, a container not yet created waits
 	// with PodInitializing, as on the kubelet.
 	hasInit := len(pod.Spec.InitContainers) > 0
-	initDone := true
 	for _, c := range pod.Spec.InitContainers {
-		cs := w.containerStatus(&c, hasInit)
-		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
-		r := w.records[c.Name]
-		if r != nil && r.kind == kindSidecar {
-			if r.current == nil || r.current.StartedAt.IsZero() {
-				initDone = false
-			}
-			continue
-		}
-		if cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0 {
-			initDone = false
-		} else {
+		cs := in.containerStatus(&c, hasInit)
+		if kindOfInit(&c) == ctrd.KindInit && cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0 {
 			// A completed init container stays ready, as on the kubelet.
-			st.InitContainerStatuses[len(st.InitContainerStatuses)-1].Ready = true
+			cs.Ready = true
 		}
+		st.InitContainerStatuses = append(st.InitContainerStatuses, cs)
 	}
 	for _, c := range pod.Spec.Containers {
-		st.ContainerStatuses = append(st.ContainerStatuses, w.containerStatus(&c, hasInit))
+		st.ContainerStatuses = append(st.ContainerStatuses, in.containerStatus(&c, hasInit))
 	}
 	for i := range pod.Spec.EphemeralContainers {
-		cs := w.containerStatus(ephemeral(&pod.Spec.EphemeralContainers[i]), false)
+		cs := in.containerStatus(ephemeral(&pod.Spec.EphemeralContainers[i]), false)
 		cs.Started, cs.Ready = nil, false // not part of the pod's readiness
 		st.EphemeralContainerStatuses = append(st.EphemeralContainerStatuses, cs)
 	}
-	st.Phase = w.phase(pod, initDone)
-	st.Conditions = w.conditions(pod, &st, initDone, now)
-	if w.sandboxErr != "" && w.sb == nil {
-		st.Message = w.sandboxErr
+	initDone := in.initDone()
+	st.Phase = in.phaseWith(initDone)
+	st.Conditions = in.conditions(&st, initDone, now)
+	if !in.sandboxFailure.none() && !in.haveSandbox {
+		st.Message = in.sandboxFailure.message
 	}
-	if w.deadlineExceeded {
-		st.Reason, st.Message = ReasonDeadlineExceeded, "Pod was active on the node longer than the specified deadline"
-	}
-	if w.rejectReason != "" {
-		st.Reason, st.Message = w.rejectReason, w.rejectMessage
+	if !in.failure.none() {
+		st.Reason, st.Message = in.failure.reason, in.failure.message
 	}
 	return st
 }
 
-func (w *worker) currentStatus() corev1.PodStatus {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.status
+// initDone reports whether every regular init container succeeded and
+// every sidecar started.
+func (in *statusInput) initDone() bool {
+	for i := range in.pod.Spec.InitContainers {
+		c := &in.pod.Spec.InitContainers[i]
+		r := in.records[c.Name]
+		if kindOfInit(c) == ctrd.KindSidecar {
+			if r == nil || r.current == nil || r.current.StartedAt.IsZero() {
+				return false
+			}
+			continue
+		}
+		if r == nil {
+			return false
+		}
+		if exited, code := r.exited(); !exited || code != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// initFailed reports whether a regular init container failed for good.
+func (in *statusInput) initFailed() bool {
+	if in.pod.Spec.RestartPolicy != corev1.RestartPolicyNever {
+		return false
+	}
+	for i := range in.pod.Spec.InitContainers {
+		c := &in.pod.Spec.InitContainers[i]
+		if kindOfInit(c) != ctrd.KindInit {
+			continue
+		}
+		r := in.records[c.Name]
+		if r == nil {
+			return false
+		}
+		exited, code := r.exited()
+		if !exited {
+			return false
+		}
+		if code != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // containerStatus describes one container; appWaitsForInit marks app
 // containers whose init containers have not finished.
-func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) corev1.ContainerStatus {
+func (in *statusInput) containerStatus(c *corev1.Container, appWaitsForInit bool) corev1.ContainerStatus {
 	cs := corev1.ContainerStatus{Name: c.Name, Image: c.Image, Started: new(bool)}
-	r := w.records[c.Name]
+	r := in.records[c.Name]
 	if r == nil || r.current == nil {
 		reason := ReasonContainerCreating
 		if appWaitsForInit {
 			reason = ReasonPodInitializing
 		}
 		message := ""
-		if r != nil && r.waitingReason != "" {
-			reason, message = r.waitingReason, r.waitingMessage
+		if r != nil && r.waiting.reason != "" {
+			reason, message = r.waiting.reason, r.waiting.message
 		}
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: message}
 		if r != nil {
@@ -121,30 +200,39 @@ func (w *worker) containerStatus(c *corev1.Container, appWaitsForInit bool) core
 	switch {
 	case cur.State == ctrd.StateRunning:
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(cur.StartedAt)}
-		*cs.Started, cs.Ready = w.probeResults(c, cur.ID)
+		*cs.Started, cs.Ready = in.probeResults(c, cur.ID)
 		if r.previous != nil {
-			cs.LastTerminationState.Terminated = w.terminated(c, r.previous)
+			cs.LastTerminationState.Terminated = in.terminated(r.previous)
 		}
-	case exited && r.waitingReason != "":
-		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: r.waitingReason, Message: r.waitingMessage}
-		cs.LastTerminationState.Terminated = w.terminated(c, cur)
+	case exited && r.waiting.reason != "":
+		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: r.waiting.reason, Message: r.waiting.message}
+		cs.LastTerminationState.Terminated = in.terminated(cur)
 	case exited:
-		cs.State.Terminated = w.terminated(c, cur)
+		cs.State.Terminated = in.terminated(cur)
 		if r.previous != nil {
-			cs.LastTerminationState.Terminated = w.terminated(c, r.previous)
+			cs.LastTerminationState.Terminated = in.terminated(r.previous)
 		}
 	default:
 		reason, message := ReasonContainerCreating, ""
-		if r.waitingReason != "" {
-			reason, message = r.waitingReason, r.waitingMessage
+		if r.waiting.reason != "" {
+			reason, message = r.waiting.reason, r.waiting.message
 		}
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: message}
 	}
 	return cs
 }
 
-// terminated describes an ended attempt of container spec.
-func (w *worker) terminated(spec *corev1.Container, c *ctrd.ContainerStatus) *corev1.ContainerStateTerminated {
+// probeResults are the started and ready flags of a running attempt.
+func (in *statusInput) probeResults(c *corev1.Container, id string) (started, ready bool) {
+	if pr, ok := in.probes[id]; ok {
+		return pr.started, pr.ready
+	}
+	started, ready = initialResults(c)
+	return started, started && ready
+}
+
+// terminated describes an ended attempt.
+func (in *statusInput) terminated(c *ctrd.ContainerStatus) *corev1.ContainerStateTerminated {
 	t := &corev1.ContainerStateTerminated{
 		ExitCode:    int32(c.ExitCode),
 		StartedAt:   metav1.NewTime(c.StartedAt),
@@ -152,7 +240,7 @@ func (w *worker) terminated(spec *corev1.Container, c *ctrd.ContainerStatus) *co
 		ContainerID: "containerd://" + c.ID,
 		Reason:      ReasonCompleted,
 	}
-	if msg := c.Labels[labelStartError]; msg != "" {
+	if msg := c.Labels[ctrd.LabelStartError]; msg != "" {
 		t.ExitCode, t.Reason, t.Message = 128, ReasonStartError, msg
 		t.FinishedAt = metav1.NewTime(c.CreatedAt)
 		t.StartedAt = metav1.Time{}
@@ -164,17 +252,22 @@ func (w *worker) terminated(spec *corev1.Container, c *ctrd.ContainerStatus) *co
 	if c.Labels[ctrd.LabelOOMKilled] == "true" {
 		t.Reason = ReasonOOMKilled
 	}
-	t.Message = w.terminationMessage(spec, c.ID, ctrd.Attempt(c.Labels), t.ExitCode, c.FinishedAt)
+	t.Message = in.messages[c.ID]
 	if t.ExitCode > 128 && t.ExitCode < 128+65 {
 		t.Signal = t.ExitCode - 128
 	}
 	return t
 }
 
-// phase follows the kubelet: Pending until every app container has started
-// once; Succeeded or Failed when all have ended for good; Running otherwise.
-func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
-	if w.failedInit || w.deadlineExceeded || w.rejectReason != "" {
+// phase is the pod's phase from what was observed.
+func (in *statusInput) phase() corev1.PodPhase { return in.phaseWith(in.initDone()) }
+
+// phaseWith follows the kubelet: Pending until every app container has
+// started once; Succeeded or Failed when all have ended for good; Running
+// otherwise.
+func (in *statusInput) phaseWith(initDone bool) corev1.PodPhase {
+	pod := in.pod
+	if !in.failure.none() || in.initFailed() {
 		return corev1.PodFailed
 	}
 	if !initDone {
@@ -182,7 +275,7 @@ func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
 	}
 	running, waiting, succeeded, failed := 0, 0, 0, 0
 	for _, c := range pod.Spec.Containers {
-		r := w.records[c.Name]
+		r := in.records[c.Name]
 		if r == nil || r.current == nil {
 			waiting++
 			continue
@@ -195,7 +288,7 @@ func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
 		switch {
 		case !exited:
 			waiting++
-		case !w.terminal && shouldRestart(kindApp, pod.Spec.RestartPolicy, code):
+		case !in.ended() && shouldRestart(ctrd.KindApp, pod.Spec.RestartPolicy, code):
 			running++ // restarting
 		case code == 0:
 			succeeded++
@@ -206,7 +299,7 @@ func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
 	switch {
 	case waiting > 0 && running == 0 && succeeded+failed == 0:
 		return corev1.PodPending
-	case waiting > 0 && !w.terminal:
+	case waiting > 0 && !in.ended():
 		return corev1.PodPending
 	case running > 0:
 		return corev1.PodRunning
@@ -219,10 +312,11 @@ func (w *worker) phase(pod *corev1.Pod, initDone bool) corev1.PodPhase {
 }
 
 // conditions builds the kubelet's pod conditions and keeps others' ones.
-func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool, now time.Time) []corev1.PodCondition {
+func (in *statusInput) conditions(st *corev1.PodStatus, initDone bool, now time.Time) []corev1.PodCondition {
+	pod := in.pod
 	ready := initDone
 	var unready, incomplete []string
-	for _, cs := range append(append([]corev1.ContainerStatus{}, st.ContainerStatuses...), sidecarStatuses(w, pod, st)...) {
+	for _, cs := range append(append([]corev1.ContainerStatus{}, st.ContainerStatuses...), sidecarStatuses(pod, st)...) {
 		if !cs.Ready {
 			ready = false
 			unready = append(unready, cs.Name)
@@ -238,7 +332,7 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
 		ready = false
 	}
-	sandboxReady := w.sb != nil && !w.terminal
+	sandboxReady := in.haveSandbox && !in.ended()
 	// The kubelet's messages list the containers in the way, as "[a b]".
 	listed := func(what string, names []string) string {
 		if len(names) == 0 {
@@ -258,7 +352,7 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 		{corev1.PodReady, ready, "ContainersNotReady", listed("unready", unready)},
 	}
 	prev := map[corev1.PodConditionType]corev1.PodCondition{}
-	for _, c := range w.currentStatus().Conditions {
+	for _, c := range in.prev.Conditions {
 		prev[c.Type] = c
 	}
 	var out []corev1.PodCondition
@@ -276,7 +370,7 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 	if !scheduled {
 		// A pod bound by spec.nodeName never met the scheduler; the kubelet
 		// reports it scheduled all the same.
-		out = append(out, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: w.startTime})
+		out = append(out, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: in.startTime})
 	}
 	for _, o := range own {
 		c := corev1.PodCondition{Type: o.t, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(now), ObservedGeneration: pod.Generation}
@@ -304,7 +398,7 @@ func (w *worker) conditions(pod *corev1.Pod, st *corev1.PodStatus, initDone bool
 	return out
 }
 
-func sidecarStatuses(w *worker, pod *corev1.Pod, st *corev1.PodStatus) []corev1.ContainerStatus {
+func sidecarStatuses(pod *corev1.Pod, st *corev1.PodStatus) []corev1.ContainerStatus {
 	var out []corev1.ContainerStatus
 	for i, c := range pod.Spec.InitContainers {
 		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && i < len(st.InitContainerStatuses) {

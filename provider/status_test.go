@@ -1,6 +1,8 @@
 package provider
 
 import (
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+
 	"net"
 	"reflect"
 	"testing"
@@ -16,18 +18,17 @@ func TestBuildStatusPhase(t *testing.T) {
 	started, finished := t0.Add(time.Second), t0.Add(time.Minute)
 	now := t0.Add(2 * time.Minute)
 	crashLoop := func(r *tracked) *tracked {
-		r.waitingReason, r.waitingMessage = ReasonCrashLoopBackOff, "back-off"
+		r.waiting = failure{ReasonCrashLoopBackOff, "back-off"}
 		return r
 	}
 	for _, tc := range []struct {
-		name       string
-		policy     corev1.RestartPolicy
-		inits      []corev1.Container
-		apps       []string
-		records    []*tracked
-		failedInit bool
-		terminal   bool
-		want       corev1.PodPhase
+		name     string
+		policy   corev1.RestartPolicy
+		inits    []corev1.Container
+		apps     []string
+		records  []*tracked
+		terminal bool
+		want     corev1.PodPhase
 	}{
 		{
 			name: "no record of the app container", policy: corev1.RestartPolicyAlways,
@@ -37,51 +38,51 @@ func TestBuildStatusPhase(t *testing.T) {
 		{
 			name: "image pull failing, no container yet", policy: corev1.RestartPolicyAlways,
 			apps:    []string{"app"},
-			records: []*tracked{{name: "app", kind: kindApp, waitingReason: ReasonErrImagePull, waitingMessage: "not found"}},
+			records: []*tracked{{name: "app", kind: ctrd.KindApp, waiting: failure{ReasonErrImagePull, "not found"}}},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "created, never started", policy: corev1.RestartPolicyAlways,
 			apps:    []string{"app"},
-			records: []*tracked{rec("app", kindApp, createdCtr("app", 0), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, createdCtr("app", 0), nil)},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "one running", policy: corev1.RestartPolicyAlways,
 			apps:    []string{"app"},
-			records: []*tracked{rec("app", kindApp, runningCtr("app", 0, started), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, runningCtr("app", 0, started), nil)},
 			want:    corev1.PodRunning,
 		},
 		{
 			name: "one running, the other not created yet", policy: corev1.RestartPolicyAlways,
 			apps:    []string{"a", "b"},
-			records: []*tracked{rec("a", kindApp, runningCtr("a", 0, started), nil)},
+			records: []*tracked{rec("a", ctrd.KindApp, runningCtr("a", 0, started), nil)},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "Always: exited 0 restarts", policy: corev1.RestartPolicyAlways,
 			apps:    []string{"app"},
-			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 0, started, finished), nil)},
 			want:    corev1.PodRunning,
 		},
 		{
 			name: "Always: exited 1 in CrashLoopBackOff", policy: corev1.RestartPolicyAlways,
 			apps:    []string{"app"},
-			records: []*tracked{crashLoop(rec("app", kindApp, exitedCtr("app", 3, 1, started, finished), nil))},
+			records: []*tracked{crashLoop(rec("app", ctrd.KindApp, exitedCtr("app", 3, 1, started, finished), nil))},
 			want:    corev1.PodRunning,
 		},
 		{
 			name: "OnFailure: exited 1 restarts", policy: corev1.RestartPolicyOnFailure,
 			apps:    []string{"app"},
-			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 1, started, finished), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 1, started, finished), nil)},
 			want:    corev1.PodRunning,
 		},
 		{
 			name: "OnFailure: one exited 0, one exited 2 restarting", policy: corev1.RestartPolicyOnFailure,
 			apps: []string{"a", "b"},
 			records: []*tracked{
-				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
-				rec("b", kindApp, exitedCtr("b", 0, 2, started, finished), nil),
+				rec("a", ctrd.KindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", ctrd.KindApp, exitedCtr("b", 0, 2, started, finished), nil),
 			},
 			want: corev1.PodRunning,
 		},
@@ -89,8 +90,8 @@ func TestBuildStatusPhase(t *testing.T) {
 			name: "OnFailure: all exited 0", policy: corev1.RestartPolicyOnFailure,
 			apps: []string{"a", "b"},
 			records: []*tracked{
-				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
-				rec("b", kindApp, exitedCtr("b", 2, 0, started, finished), nil),
+				rec("a", ctrd.KindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", ctrd.KindApp, exitedCtr("b", 2, 0, started, finished), nil),
 			},
 			want: corev1.PodSucceeded,
 		},
@@ -98,8 +99,8 @@ func TestBuildStatusPhase(t *testing.T) {
 			name: "Never: all exited 0", policy: corev1.RestartPolicyNever,
 			apps: []string{"a", "b"},
 			records: []*tracked{
-				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
-				rec("b", kindApp, exitedCtr("b", 0, 0, started, finished), nil),
+				rec("a", ctrd.KindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", ctrd.KindApp, exitedCtr("b", 0, 0, started, finished), nil),
 			},
 			want: corev1.PodSucceeded,
 		},
@@ -107,8 +108,8 @@ func TestBuildStatusPhase(t *testing.T) {
 			name: "Never: one exited 0, one exited 1", policy: corev1.RestartPolicyNever,
 			apps: []string{"a", "b"},
 			records: []*tracked{
-				rec("a", kindApp, exitedCtr("a", 0, 0, started, finished), nil),
-				rec("b", kindApp, exitedCtr("b", 0, 1, started, finished), nil),
+				rec("a", ctrd.KindApp, exitedCtr("a", 0, 0, started, finished), nil),
+				rec("b", ctrd.KindApp, exitedCtr("b", 0, 1, started, finished), nil),
 			},
 			want: corev1.PodFailed,
 		},
@@ -116,23 +117,22 @@ func TestBuildStatusPhase(t *testing.T) {
 			name: "Never: exited 1 while another still runs", policy: corev1.RestartPolicyNever,
 			apps: []string{"a", "b"},
 			records: []*tracked{
-				rec("a", kindApp, runningCtr("a", 0, started), nil),
-				rec("b", kindApp, exitedCtr("b", 0, 1, started, finished), nil),
+				rec("a", ctrd.KindApp, runningCtr("a", 0, started), nil),
+				rec("b", ctrd.KindApp, exitedCtr("b", 0, 1, started, finished), nil),
 			},
 			want: corev1.PodRunning,
 		},
 		{
 			name: "Never: start error", policy: corev1.RestartPolicyNever,
 			apps:    []string{"app"},
-			records: []*tracked{rec("app", kindApp, startErrCtr("app", 0, "exec: \"nope\": executable file not found in $PATH"), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, startErrCtr("app", 0, "exec: \"nope\": executable file not found in $PATH"), nil)},
 			want:    corev1.PodFailed,
 		},
 		{
 			name: "failed init container", policy: corev1.RestartPolicyNever,
 			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
-			records:    []*tracked{rec("init", kindInit, exitedCtr("init", 0, 1, started, finished), nil)},
-			failedInit: true,
-			want:       corev1.PodFailed,
+			records: []*tracked{rec("init", ctrd.KindInit, exitedCtr("init", 0, 1, started, finished), nil)},
+			want:    corev1.PodFailed,
 		},
 		{
 			name: "init container not created yet", policy: corev1.RestartPolicyAlways,
@@ -142,56 +142,56 @@ func TestBuildStatusPhase(t *testing.T) {
 		{
 			name: "init container running", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
-			records: []*tracked{rec("init", kindInit, runningCtr("init", 0, started), nil)},
+			records: []*tracked{rec("init", ctrd.KindInit, runningCtr("init", 0, started), nil)},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "second init container pending", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{initC("i1"), initC("i2")}, apps: []string{"app"},
-			records: []*tracked{rec("i1", kindInit, exitedCtr("i1", 0, 0, started, finished), nil)},
+			records: []*tracked{rec("i1", ctrd.KindInit, exitedCtr("i1", 0, 0, started, finished), nil)},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "OnFailure: init container crash-looping", policy: corev1.RestartPolicyOnFailure,
 			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
-			records: []*tracked{crashLoop(rec("init", kindInit, exitedCtr("init", 2, 1, started, finished), nil))},
+			records: []*tracked{crashLoop(rec("init", ctrd.KindInit, exitedCtr("init", 2, 1, started, finished), nil))},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "init done, app running", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{initC("init")}, apps: []string{"app"},
 			records: []*tracked{
-				rec("init", kindInit, exitedCtr("init", 0, 0, started, finished), nil),
-				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+				rec("init", ctrd.KindInit, exitedCtr("init", 0, 0, started, finished), nil),
+				rec("app", ctrd.KindApp, runningCtr("app", 0, finished), nil),
 			},
 			want: corev1.PodRunning,
 		},
 		{
 			name: "sidecar not started yet", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{sidecarC("proxy")}, apps: []string{"app"},
-			records: []*tracked{{name: "proxy", kind: kindSidecar}},
+			records: []*tracked{{name: "proxy", kind: ctrd.KindSidecar}},
 			want:    corev1.PodPending,
 		},
 		{
 			name: "sidecar and app running", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{sidecarC("proxy")}, apps: []string{"app"},
 			records: []*tracked{
-				rec("proxy", kindSidecar, runningCtr("proxy", 0, started), nil),
-				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+				rec("proxy", ctrd.KindSidecar, runningCtr("proxy", 0, started), nil),
+				rec("app", ctrd.KindApp, runningCtr("app", 0, finished), nil),
 			},
 			want: corev1.PodRunning,
 		},
 		{
 			name: "terminal: Always, exited 1 no longer restarts", policy: corev1.RestartPolicyAlways,
 			apps:     []string{"app"},
-			records:  []*tracked{rec("app", kindApp, exitedCtr("app", 0, 1, started, finished), nil)},
+			records:  []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 1, started, finished), nil)},
 			terminal: true,
 			want:     corev1.PodFailed,
 		},
 		{
 			name: "terminal: Always, exited 0", policy: corev1.RestartPolicyAlways,
 			apps:     []string{"app"},
-			records:  []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			records:  []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 0, started, finished), nil)},
 			terminal: true,
 			want:     corev1.PodSucceeded,
 		},
@@ -199,7 +199,9 @@ func TestBuildStatusPhase(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := testPod(tc.policy, tc.apps, tc.inits...)
 			w := testWorker(pod, tc.records...)
-			w.failedInit, w.terminal = tc.failedInit, tc.terminal
+			if tc.terminal {
+				w.state = stateTerminal
+			}
 			if got := w.buildStatus(pod, now).Phase; got != tc.want {
 				t.Errorf("phase = %s, want %s", got, tc.want)
 			}
@@ -221,7 +223,7 @@ func TestContainerStatus(t *testing.T) {
 	}{
 		{
 			name: "running, restarted twice",
-			r:    rec("app", kindApp, runningCtr("app", 2, started2), exitedCtr("app", 1, 1, started, finished)),
+			r:    rec("app", ctrd.KindApp, runningCtr("app", 2, started2), exitedCtr("app", 1, 1, started, finished)),
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", ImageID: testRef,
 				ContainerID:  "containerd://" + containerID(testUID, "app", 2),
@@ -236,7 +238,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "running, first attempt",
-			r:    rec("app", kindApp, runningCtr("app", 0, started), nil),
+			r:    rec("app", ctrd.KindApp, runningCtr("app", 0, started), nil),
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", ImageID: testRef,
 				ContainerID:  "containerd://" + containerID(testUID, "app", 0),
@@ -247,8 +249,8 @@ func TestContainerStatus(t *testing.T) {
 		{
 			name: "exited 1, CrashLoopBackOff",
 			r: func() *tracked {
-				r := rec("app", kindApp, exitedCtr("app", 3, 1, started, finished), nil)
-				r.waitingReason, r.waitingMessage = ReasonCrashLoopBackOff, "back-off 40s restarting failed container=app pod=web_default(uid)"
+				r := rec("app", ctrd.KindApp, exitedCtr("app", 3, 1, started, finished), nil)
+				r.waiting = failure{ReasonCrashLoopBackOff, "back-off 40s restarting failed container=app pod=web_default(uid)"}
 				return r
 			}(),
 			want: corev1.ContainerStatus{
@@ -267,7 +269,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "exited 0, Completed",
-			r:    rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil),
+			r:    rec("app", ctrd.KindApp, exitedCtr("app", 0, 0, started, finished), nil),
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", ImageID: testRef,
 				ContainerID: "containerd://" + containerID(testUID, "app", 0),
@@ -281,7 +283,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "exited 137 (SIGKILL), with the attempt before",
-			r:    rec("app", kindApp, exitedCtr("app", 1, 137, started2, started2.Add(time.Second)), exitedCtr("app", 0, 0, started, finished)),
+			r:    rec("app", ctrd.KindApp, exitedCtr("app", 1, 137, started2, started2.Add(time.Second)), exitedCtr("app", 0, 0, started, finished)),
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", ImageID: testRef,
 				ContainerID:  "containerd://" + containerID(testUID, "app", 1),
@@ -300,7 +302,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "start error, not restarted",
-			r:    rec("app", kindApp, startErrCtr("app", 0, startErr), nil),
+			r:    rec("app", ctrd.KindApp, startErrCtr("app", 0, startErr), nil),
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", ImageID: testRef,
 				ContainerID: "containerd://" + containerID(testUID, "app", 0),
@@ -315,8 +317,8 @@ func TestContainerStatus(t *testing.T) {
 		{
 			name: "start error, waiting to run again",
 			r: func() *tracked {
-				r := rec("app", kindApp, startErrCtr("app", 1, startErr), nil)
-				r.waitingReason, r.waitingMessage = ReasonRunContainerError, startErr
+				r := rec("app", ctrd.KindApp, startErrCtr("app", 1, startErr), nil)
+				r.waiting = failure{ReasonRunContainerError, startErr}
 				return r
 			}(),
 			want: corev1.ContainerStatus{
@@ -333,7 +335,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "created, not started",
-			r:    rec("app", kindApp, createdCtr("app", 0), nil),
+			r:    rec("app", ctrd.KindApp, createdCtr("app", 0), nil),
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", ImageID: testRef,
 				ContainerID: "containerd://" + containerID(testUID, "app", 0),
@@ -358,7 +360,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "image pull failed",
-			r:    &tracked{name: "app", kind: kindApp, waitingReason: ReasonErrImagePull, waitingMessage: "failed to pull image \"busybox:1.36\": not found"},
+			r:    &tracked{name: "app", kind: ctrd.KindApp, waiting: failure{ReasonErrImagePull, "failed to pull image \"busybox:1.36\": not found"}},
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", Started: pFalse(),
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
@@ -368,7 +370,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "image pull back-off",
-			r:    &tracked{name: "app", kind: kindApp, waitingReason: ReasonImagePullBackOff, waitingMessage: "Back-off pulling image \"busybox:1.36\": not found"},
+			r:    &tracked{name: "app", kind: ctrd.KindApp, waiting: failure{ReasonImagePullBackOff, "Back-off pulling image \"busybox:1.36\": not found"}},
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", Started: pFalse(),
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{
@@ -378,7 +380,7 @@ func TestContainerStatus(t *testing.T) {
 		},
 		{
 			name: "invalid image name",
-			r:    &tracked{name: "app", kind: kindApp, waitingReason: ReasonInvalidImageName, waitingMessage: "bad"},
+			r:    &tracked{name: "app", kind: ctrd.KindApp, waiting: failure{ReasonInvalidImageName, "bad"}},
 			want: corev1.ContainerStatus{
 				Name: "app", Image: "busybox:1.36", Started: pFalse(),
 				State: corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: ReasonInvalidImageName, Message: "bad"}},
@@ -391,7 +393,7 @@ func TestContainerStatus(t *testing.T) {
 			if tc.r != nil {
 				w.records["app"] = tc.r
 			}
-			got := w.containerStatus(&pod.Spec.Containers[0], tc.waitsForInit)
+			got := w.statusInput(pod).containerStatus(&pod.Spec.Containers[0], tc.waitsForInit)
 			if !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("containerStatus:\n got %s\nwant %s", dumpCS(got), dumpCS(tc.want))
 			}
@@ -410,7 +412,7 @@ func dumpCS(cs corev1.ContainerStatus) string {
 func TestBuildStatusInitAndAppStatuses(t *testing.T) {
 	started := t0.Add(time.Second)
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"}, initC("init"))
-	w := testWorker(pod, rec("init", kindInit, runningCtr("init", 0, started), nil))
+	w := testWorker(pod, rec("init", ctrd.KindInit, runningCtr("init", 0, started), nil))
 	st := w.buildStatus(pod, t0.Add(time.Minute))
 	if len(st.InitContainerStatuses) != 1 || st.InitContainerStatuses[0].State.Running == nil {
 		t.Fatalf("init container statuses = %+v, want one running", st.InitContainerStatuses)
@@ -442,7 +444,7 @@ func TestBuildStatusConditions(t *testing.T) {
 	}{
 		{
 			name: "all running", policy: corev1.RestartPolicyAlways,
-			records: []*tracked{rec("app", kindApp, runningCtr("app", 0, started), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, runningCtr("app", 0, started), nil)},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodScheduled:              {T, ""},
 				corev1.PodReadyToStartContainers: {T, ""},
@@ -464,7 +466,7 @@ func TestBuildStatusConditions(t *testing.T) {
 		{
 			name: "init container running", policy: corev1.RestartPolicyAlways,
 			inits:   []corev1.Container{initC("init")},
-			records: []*tracked{rec("init", kindInit, runningCtr("init", 0, started), nil)},
+			records: []*tracked{rec("init", ctrd.KindInit, runningCtr("init", 0, started), nil)},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodReadyToStartContainers: {T, ""},
 				corev1.PodInitialized:            {F, "ContainersNotInitialized"},
@@ -476,8 +478,8 @@ func TestBuildStatusConditions(t *testing.T) {
 			name: "init done, app running", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{initC("init")},
 			records: []*tracked{
-				rec("init", kindInit, exitedCtr("init", 0, 0, started, finished), nil),
-				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+				rec("init", ctrd.KindInit, exitedCtr("init", 0, 0, started, finished), nil),
+				rec("app", ctrd.KindApp, runningCtr("app", 0, finished), nil),
 			},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodInitialized:  {T, ""},
@@ -488,8 +490,8 @@ func TestBuildStatusConditions(t *testing.T) {
 		{
 			name: "app crash-looping", policy: corev1.RestartPolicyAlways,
 			records: []*tracked{func() *tracked {
-				r := rec("app", kindApp, exitedCtr("app", 1, 1, started, finished), nil)
-				r.waitingReason = ReasonCrashLoopBackOff
+				r := rec("app", ctrd.KindApp, exitedCtr("app", 1, 1, started, finished), nil)
+				r.waiting.reason = ReasonCrashLoopBackOff
 				return r
 			}()},
 			want: map[corev1.PodConditionType]want{
@@ -503,11 +505,11 @@ func TestBuildStatusConditions(t *testing.T) {
 			inits: []corev1.Container{sidecarC("proxy")},
 			records: []*tracked{
 				func() *tracked {
-					r := rec("proxy", kindSidecar, exitedCtr("proxy", 1, 1, started, finished), nil)
-					r.waitingReason = ReasonCrashLoopBackOff
+					r := rec("proxy", ctrd.KindSidecar, exitedCtr("proxy", 1, 1, started, finished), nil)
+					r.waiting.reason = ReasonCrashLoopBackOff
 					return r
 				}(),
-				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+				rec("app", ctrd.KindApp, runningCtr("app", 0, finished), nil),
 			},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodInitialized:  {T, ""},
@@ -518,7 +520,7 @@ func TestBuildStatusConditions(t *testing.T) {
 		{
 			name: "sidecar not created yet", policy: corev1.RestartPolicyAlways,
 			inits:   []corev1.Container{sidecarC("proxy")},
-			records: []*tracked{{name: "proxy", kind: kindSidecar}},
+			records: []*tracked{{name: "proxy", kind: ctrd.KindSidecar}},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodInitialized: {F, "ContainersNotInitialized"},
 				corev1.PodReady:       {F, "ContainersNotReady"},
@@ -527,7 +529,7 @@ func TestBuildStatusConditions(t *testing.T) {
 		{
 			name: "sidecar created, not started", policy: corev1.RestartPolicyAlways,
 			inits:   []corev1.Container{sidecarC("proxy")},
-			records: []*tracked{rec("proxy", kindSidecar, createdCtr("proxy", 0), nil)},
+			records: []*tracked{rec("proxy", ctrd.KindSidecar, createdCtr("proxy", 0), nil)},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodInitialized: {F, "ContainersNotInitialized"},
 				corev1.PodReady:       {F, "ContainersNotReady"},
@@ -537,8 +539,8 @@ func TestBuildStatusConditions(t *testing.T) {
 			name: "sidecar and app running", policy: corev1.RestartPolicyAlways,
 			inits: []corev1.Container{sidecarC("proxy")},
 			records: []*tracked{
-				rec("proxy", kindSidecar, runningCtr("proxy", 0, started), nil),
-				rec("app", kindApp, runningCtr("app", 0, finished), nil),
+				rec("proxy", ctrd.KindSidecar, runningCtr("proxy", 0, started), nil),
+				rec("app", ctrd.KindApp, runningCtr("app", 0, finished), nil),
 			},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodInitialized:  {T, ""},
@@ -548,7 +550,7 @@ func TestBuildStatusConditions(t *testing.T) {
 		},
 		{
 			name: "Succeeded", policy: corev1.RestartPolicyNever, terminal: true,
-			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 0, started, finished), nil)},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodReadyToStartContainers: {F, ""},
 				corev1.PodInitialized:            {T, "PodCompleted"},
@@ -558,7 +560,7 @@ func TestBuildStatusConditions(t *testing.T) {
 		},
 		{
 			name: "Failed", policy: corev1.RestartPolicyNever, terminal: true,
-			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 1, started, finished), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 1, started, finished), nil)},
 			want: map[corev1.PodConditionType]want{
 				corev1.PodReadyToStartContainers: {F, ""},
 				corev1.PodInitialized:            {T, ""},
@@ -569,7 +571,7 @@ func TestBuildStatusConditions(t *testing.T) {
 		{
 			// The phase is Succeeded before the worker marks itself terminal.
 			name: "Succeeded, not yet marked terminal", policy: corev1.RestartPolicyNever,
-			records: []*tracked{rec("app", kindApp, exitedCtr("app", 0, 0, started, finished), nil)},
+			records: []*tracked{rec("app", ctrd.KindApp, exitedCtr("app", 0, 0, started, finished), nil)},
 			want: map[corev1.PodConditionType]want{
 				corev1.ContainersReady: {F, ""},
 				corev1.PodReady:        {F, ""},
@@ -582,7 +584,9 @@ func TestBuildStatusConditions(t *testing.T) {
 			if tc.noSB {
 				w.sb = nil
 			}
-			w.terminal = tc.terminal
+			if tc.terminal {
+				w.state = stateTerminal
+			}
 			st := w.buildStatus(pod, now)
 			for typ, wc := range tc.want {
 				c, n := condition(st.Conditions, typ)
@@ -623,8 +627,8 @@ func TestBuildStatusTerminalReadyReasons(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pod := testPod(corev1.RestartPolicyNever, []string{"app"})
-			w := testWorker(pod, rec("app", kindApp, exitedCtr("app", 0, tc.code, started, finished), nil))
-			w.terminal = true
+			w := testWorker(pod, rec("app", ctrd.KindApp, exitedCtr("app", 0, tc.code, started, finished), nil))
+			w.state = stateTerminal
 			st := w.buildStatus(pod, finished)
 			if st.Phase != tc.phase {
 				t.Fatalf("phase = %s, want %s", st.Phase, tc.phase)
@@ -699,7 +703,7 @@ func TestBuildStatusLastTransitionTime(t *testing.T) {
 
 	t.Run("unchanged status keeps the time", func(t *testing.T) {
 		pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
-		w := testWorker(pod, rec("app", kindApp, runningCtr("app", 0, started), nil))
+		w := testWorker(pod, rec("app", ctrd.KindApp, runningCtr("app", 0, started), nil))
 		w.status.Conditions = prev
 		st := w.buildStatus(pod, now)
 		for _, p := range prev {
@@ -712,8 +716,8 @@ func TestBuildStatusLastTransitionTime(t *testing.T) {
 
 	t.Run("changed status takes now", func(t *testing.T) {
 		pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
-		r := rec("app", kindApp, exitedCtr("app", 1, 1, started, now.Add(-time.Second)), nil)
-		r.waitingReason = ReasonCrashLoopBackOff
+		r := rec("app", ctrd.KindApp, exitedCtr("app", 1, 1, started, now.Add(-time.Second)), nil)
+		r.waiting.reason = ReasonCrashLoopBackOff
 		w := testWorker(pod, r)
 		w.status.Conditions = prev
 		st := w.buildStatus(pod, now)
@@ -834,10 +838,11 @@ func TestBuildStatusSandboxError(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
 	w := testWorker(pod)
 	w.sb = nil
-	w.sandboxErr = "plugin type=\"bridge\" failed (add): no IP addresses available"
+	w.state = stateCreating
+	w.sandboxFailure = failure{eventSandboxError, "plugin type=\"bridge\" failed (add): no IP addresses available"}
 	st := w.buildStatus(pod, t0.Add(time.Minute))
-	if st.Message != w.sandboxErr {
-		t.Errorf("message = %q, want the sandbox error %q", st.Message, w.sandboxErr)
+	if st.Message != w.sandboxFailure.message {
+		t.Errorf("message = %q, want the sandbox error %q", st.Message, w.sandboxFailure.message)
 	}
 	if st.Phase != corev1.PodPending {
 		t.Errorf("phase = %s, want Pending", st.Phase)
@@ -858,7 +863,7 @@ func TestBuildStatusSandboxError(t *testing.T) {
 // publish without a change.
 func TestBuildStatusStable(t *testing.T) {
 	pod := testPod(corev1.RestartPolicyAlways, []string{"app"})
-	w := testWorker(pod, rec("app", kindApp, runningCtr("app", 0, t0.Add(time.Second)), nil))
+	w := testWorker(pod, rec("app", ctrd.KindApp, runningCtr("app", 0, t0.Add(time.Second)), nil))
 	first := w.buildStatus(pod, t0.Add(time.Minute))
 	w.status = first
 	second := w.buildStatus(pod, t0.Add(2*time.Minute))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"path/filepath"
 	"sync"
 
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -100,7 +99,7 @@ func (w *worker) openStreams(c *corev1.Container, id, logPath string) (s ctrd.St
 		}()
 	}
 	s = ctrd.Streams{
-		Dir:    filepath.Join(w.p.cfg.Sandboxes.PodDir(string(w.uid)), "io", id),
+		Dir:    w.dir.IO(id),
 		Stdin:  inR,
 		Stdout: outW,
 		Stderr: errW,
@@ -132,7 +131,7 @@ func (w *worker) reattachStreams(ctx context.Context, cur ctrd.ContainerStatus) 
 	if c == nil || !c.Stdin || cur.State != ctrd.StateRunning || w.p.streams.get(cur.ID) != nil {
 		return
 	}
-	s, keep, abandon, err := w.openStreams(c, cur.ID, w.logPath(name, ctrd.Attempt(cur.Labels)))
+	s, keep, abandon, err := w.openStreams(c, cur.ID, w.dir.Log(name, ctrd.Attempt(cur.Labels)))
 	if err == nil {
 		var drained func()
 		if drained, err = w.p.cfg.Runtime.AttachStreams(ctx, cur.ID, s); err == nil {
@@ -145,7 +144,7 @@ func (w *worker) reattachStreams(ctx context.Context, cur ctrd.ContainerStatus) 
 }
 
 // closeStdin ends the container's input: the pipe, then the shim's FIFO.
-func (s *stdinStream) closeStdin(ctx context.Context, rt *ctrd.Runtime, id string) {
+func (s *stdinStream) closeStdin(ctx context.Context, rt containerIO, id string) {
 	s.closeOnce.Do(func() {
 		s.w.Close()
 		if err := rt.CloseStdin(ctx, id); err != nil {

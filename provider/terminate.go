@@ -23,7 +23,7 @@ func (w *worker) stopAll(ctx context.Context, pod *corev1.Pod, grace time.Durati
 	var first, sidecars []*tracked
 	for _, c := range pod.Spec.InitContainers {
 		if r := w.records[c.Name]; r != nil && r.running() {
-			if r.kind == kindSidecar {
+			if r.kind == ctrd.KindSidecar {
 				sidecars = append([]*tracked{r}, sidecars...)
 			} else {
 				first = append(first, r)
@@ -55,19 +55,31 @@ const (
 	killWait      = 10 * time.Second
 )
 
-// stopGroup sends the stop signal to rs, waits up to grace for them to
-// exit, then kills what still runs.
+// stopTarget is one attempt to stop: the container's name and its id.
+type stopTarget struct{ name, id string }
+
+// stopGroup stops the current attempts of rs within grace (stop).
 func (w *worker) stopGroup(ctx context.Context, pod *corev1.Pod, rs []*tracked, grace time.Duration) {
-	if len(rs) == 0 {
+	ts := make([]stopTarget, 0, len(rs))
+	for _, r := range rs {
+		ts = append(ts, stopTarget{name: r.name, id: r.current.ID})
+	}
+	w.stop(ctx, pod, ts, grace)
+}
+
+// stop runs the preStop hooks of ts, sends the stop signal, waits up to
+// grace for them to exit, then kills what still runs.
+func (w *worker) stop(ctx context.Context, pod *corev1.Pod, ts []stopTarget, grace time.Duration) {
+	if len(ts) == 0 {
 		return
 	}
-	ids := make([]string, len(rs))
-	for i, r := range rs {
-		ids[i] = r.current.ID
-		w.event(pod, corev1.EventTypeNormal, eventKilling, "Stopping container %s", r.name)
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.id
+		w.event(pod, corev1.EventTypeNormal, eventKilling, "Stopping container %s", t.name)
 	}
 	if grace > 0 {
-		grace = w.preStop(ctx, pod, rs, grace)
+		grace = w.preStop(ctx, pod, ts, grace)
 	}
 	sig := syscall.Signal(0) // the image's stop signal
 	if grace <= 0 {
@@ -137,16 +149,18 @@ func (w *worker) waitExited(ctx context.Context, ids []string, timeout time.Dura
 	}
 }
 
-// terminate winds the pod down for deletion: stop every container within
-// the grace period, report the final statuses, then release volumes,
-// containers and the sandbox.
-func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, grace time.Duration) error {
-	w.stopAll(ctx, pod, grace)
+// syncTerminating is the work of stateTerminating: stop every container
+// within the grace period, report the final statuses, release containers,
+// volumes and the sandbox, and, for a graceful deletion, remove the pod
+// object. On success the pod is gone; on error the next pass tries again
+// (every step is idempotent).
+func (w *worker) syncTerminating(ctx context.Context, pod *corev1.Pod, del deletion) error {
+	w.stopAll(ctx, pod, del.grace)
 	if err := w.observe(ctx); err != nil {
 		return err
 	}
-	w.terminal = true
-	status := w.buildStatus(pod, time.Now())
+	w.readMessages(pod)
+	status := w.buildStatus(pod, w.p.clock.Now())
 	var ids []string
 	for _, r := range w.records {
 		for _, c := range []string{idOf(r.previous), idOf(r.current)} {
@@ -181,6 +195,10 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, grace time.Dura
 	out := pod.DeepCopy()
 	out.Status = status
 	w.p.publish(out)
+	if del.inAPI {
+		w.finishDeletion(ctx, pod)
+	}
+	w.mustMove(ctx, stateGone)
 	return nil
 }
 
@@ -190,6 +208,9 @@ func (w *worker) terminate(ctx context.Context, pod *corev1.Pod, grace time.Dura
 func (w *worker) finishDeletion(ctx context.Context, pod *corev1.Pod) {
 	zero := int64(0)
 	uid := pod.UID
+	if w.p.cfg.Client == nil {
+		return
+	}
 	err := w.p.cfg.Client.CoreV1().Pods(pod.Namespace).Delete(ctx, pod.Name, metav1.DeleteOptions{
 		GracePeriodSeconds: &zero,
 		Preconditions:      &metav1.Preconditions{UID: &uid},

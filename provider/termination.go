@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/internal/crilog"
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // The kubelet's bounds on a termination message, and on the log tail that
@@ -24,19 +25,13 @@ const (
 	logSettle = 4 * crilog.PartialFlush
 )
 
-// terminationFile is the host file mounted at the container's
-// terminationMessagePath, one per attempt.
-func (w *worker) terminationFile(id string) string {
-	return filepath.Join(w.p.cfg.Sandboxes.PodDir(string(w.uid)), "termination", id)
-}
-
 // terminationMount creates attempt id's termination message file and
 // returns its mount, or false when the container has no message path.
 func (w *worker) terminationMount(c *corev1.Container, id string) (src, dst string, ok bool, err error) {
 	if c.TerminationMessagePath == "" {
 		return "", "", false, nil
 	}
-	path := w.terminationFile(id)
+	path := w.dir.Termination(id)
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return "", "", false, err
 	}
@@ -52,35 +47,44 @@ func (w *worker) terminationMount(c *corev1.Container, id string) (src, dst stri
 	return path, c.TerminationMessagePath, true, nil
 }
 
-// terminationMessage is what an ended attempt left for its status: the
-// file's content, or, under FallbackToLogsOnError after a failure with an
-// empty file, the tail of its log.
-func (w *worker) terminationMessage(c *corev1.Container, id string, attempt int, exitCode int32, finished time.Time) string {
-	if c == nil || w.p.cfg.Sandboxes == nil {
-		return ""
+// readMessages reads the termination message of every attempt that ended
+// since the last pass, once per attempt, so that building the status reads
+// no file. Under FallbackToLogsOnError it may wait for the log writer to
+// settle (logSettle after the exit).
+func (w *worker) readMessages(pod *corev1.Pod) {
+	for _, r := range w.records {
+		c := specOf(pod, r.name)
+		for _, st := range []*ctrd.ContainerStatus{r.current, r.previous} {
+			if st == nil || st.State != ctrd.StateExited || st.Labels[ctrd.LabelStartError] != "" {
+				continue
+			}
+			if _, ok := w.messages[st.ID]; ok {
+				continue
+			}
+			w.messages[st.ID] = w.readTerminationMessage(c, st)
+		}
 	}
-	// An ended attempt's message does not change: read it once.
-	if msg, ok := w.messages[id]; ok {
-		return msg
-	}
-	msg := w.readTerminationMessage(c, id, attempt, exitCode, finished)
-	w.messages[id] = msg
-	return msg
 }
 
-func (w *worker) readTerminationMessage(c *corev1.Container, id string, attempt int, exitCode int32, finished time.Time) string {
-	msg := readPrefix(w.terminationFile(id), maxTerminationMessage)
-	if msg != "" || exitCode == 0 || c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
+// readTerminationMessage is what an ended attempt left for its status: the
+// file's content, or, under FallbackToLogsOnError after a failure with an
+// empty file, the tail of its log.
+func (w *worker) readTerminationMessage(c *corev1.Container, st *ctrd.ContainerStatus) string {
+	if c == nil {
+		return ""
+	}
+	msg := readPrefix(w.dir.Termination(st.ID), maxTerminationMessage)
+	if msg != "" || st.ExitCode == 0 || c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
 		return msg
 	}
 	// The log writer holds the start of an unfinished last line back for
 	// a moment before it writes it: give it that moment after the exit.
-	if settle := time.Until(finished.Add(logSettle)); settle > 0 {
+	if settle := time.Until(st.FinishedAt.Add(logSettle)); settle > 0 {
 		time.Sleep(settle)
 	}
 	var out bytes.Buffer
 	opts := crilog.Options{Tail: fallbackLogLines, LimitBytes: 1 << 20}
-	if err := crilog.ReadLogs(context.Background(), w.logPath(c.Name, attempt), opts, &out, func() bool { return true }); err != nil && !crilog.IsLimit(err) {
+	if err := crilog.ReadLogs(context.Background(), w.dir.Log(c.Name, ctrd.Attempt(st.Labels)), opts, &out, func() bool { return true }); err != nil && !crilog.IsLimit(err) {
 		return ""
 	}
 	tail := out.Bytes()

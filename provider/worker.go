@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
-	"github.com/vk-containerd/vk-containerd/internal/podspec"
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
@@ -28,53 +28,60 @@ const (
 
 var timeAfter = time.After
 
-// worker owns one pod. Its phases: creating (sandbox, then init
-// containers), running (app containers, restarted by policy), terminal
-// (Succeeded or Failed, nothing restarts), terminating (on deletion: stop
-// every container, release the sandbox) and gone (forgotten). Only the run
-// goroutine touches the fields below the mutex.
+// worker owns one pod: its sandbox, its containers and its status. It runs
+// passes (sync), each triggered by a kick (a new spec, a deletion, a
+// container exit, a probe result) or its own timer (a back-off ending). A
+// pass reads the pod's containers from containerd once, does the work of
+// the pod's state (lifecycle.go), and publishes the status built from what
+// it read; a pass that changed containers publishes nothing and runs again
+// at once, so every status describes containers as they are.
 type worker struct {
-	p                    *Pods
-	uid                  types.UID
-	namespace, name      string
-	kickc                chan struct{}
-	mu                   sync.Mutex // guards pod, deleteGrace, deleting and status
-	pod                  *corev1.Pod
-	deleting             bool
-	deleteGrace          time.Duration
-	deleteInAPI          bool // the API server waits for the node to finish a graceful deletion
-	status               corev1.PodStatus
-	sb                   *sandbox.Sandbox
-	volumePaths          map[string]string
-	records              map[string]*tracked
-	startTime            metav1.Time
-	sandboxErr           string
-	terminal             bool
-	nextVolumeRefresh    time.Time
-	imageBackoff         map[string]time.Duration
-	failedInit           bool
-	deadlineExceeded     bool // activeDeadlineSeconds passed: the pod failed
-	rejectReason         string
-	rejectMessage        string // why the node refused the pod, which then failed
-	started              bool   // a container was started in this sync
-	announcedBackoffTill map[string]time.Time
-	probers              map[string]*prober     // by container name
-	kills                map[string]killRequest // by attempt id, from failed probes; guarded by mu
-	messages             map[string]string      // termination messages of ended attempts, by id
+	p               *Pods
+	uid             types.UID
+	namespace, name string
+	dir             poddir.Dir
+	kickc           chan struct{}
+
+	// mu guards what other goroutines (the pod controller, probers, the
+	// kubelet API) hand to the worker or read from it.
+	mu       sync.Mutex
+	pod      *corev1.Pod
+	deletion *deletion              // nil until the pod is deleted
+	status   corev1.PodStatus       // the last status published
+	kills    map[string]killRequest // by attempt id, from failed probes
+
+	// The rest is the run goroutine's alone.
+	state             podState
+	failure           failure // why the pod failed (terminal): refused or past its deadline
+	sandboxFailure    failure // why the sandbox or volumes cannot be made yet (creating)
+	sb                *sandbox.Sandbox
+	volumePaths       map[string]string
+	records           map[string]*tracked // by container name
+	startTime         metav1.Time
+	nextVolumeRefresh time.Time
+	pullDelays        map[string]time.Duration // image pull back-off, by image reference
+	probers           map[string]*prober       // by container name
+	messages          map[string]string        // termination messages of ended attempts, by id
+}
+
+// deletion is a request to delete the pod.
+type deletion struct {
+	grace time.Duration
+	inAPI bool // the API server waits for the node to finish a graceful deletion
 }
 
 func newWorker(p *Pods, pod *corev1.Pod) *worker {
 	return &worker{
 		p: p, uid: pod.UID, namespace: pod.Namespace, name: pod.Name,
-		kickc:                make(chan struct{}, 1),
-		pod:                  pod.DeepCopy(),
-		status:               *pod.Status.DeepCopy(),
-		records:              map[string]*tracked{},
-		probers:              map[string]*prober{},
-		kills:                map[string]killRequest{},
-		messages:             map[string]string{},
-		imageBackoff:         map[string]time.Duration{},
-		announcedBackoffTill: map[string]time.Time{},
+		dir:        p.cfg.PodDirs.Pod(string(pod.UID)),
+		kickc:      make(chan struct{}, 1),
+		pod:        pod.DeepCopy(),
+		status:     *pod.Status.DeepCopy(),
+		records:    map[string]*tracked{},
+		probers:    map[string]*prober{},
+		kills:      map[string]killRequest{},
+		messages:   map[string]string{},
+		pullDelays: map[string]time.Duration{},
 	}
 }
 
@@ -94,18 +101,20 @@ func (w *worker) update(pod *corev1.Pod) {
 }
 
 // requestDelete starts termination with the pod's grace period; a pod that
-// is gone from the API without a grace period is killed at once.
+// is gone from the API without a grace period is killed at once. A second
+// request can only shorten the grace period.
 func (w *worker) requestDelete(pod *corev1.Pod) {
 	grace := time.Duration(0)
 	if pod.DeletionTimestamp != nil && pod.DeletionGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 	}
 	w.mu.Lock()
-	if !w.deleting || grace < w.deleteGrace {
-		w.deleteGrace = grace
+	if w.deletion == nil {
+		w.deletion = &deletion{grace: grace}
+	} else if grace < w.deletion.grace {
+		w.deletion.grace = grace
 	}
-	w.deleting = true
-	w.deleteInAPI = w.deleteInAPI || pod.DeletionTimestamp != nil
+	w.deletion.inAPI = w.deletion.inAPI || pod.DeletionTimestamp != nil
 	w.mu.Unlock()
 	w.kick()
 }
@@ -130,8 +139,8 @@ func (w *worker) run(ctx context.Context) {
 		case <-w.kickc:
 		case <-timer.C:
 		}
-		wake, done := w.sync(ctx)
-		if done {
+		wake := w.sync(ctx)
+		if w.state == stateGone {
 			w.stopProbers()
 			w.p.forget(w)
 			return
@@ -148,85 +157,62 @@ func (w *worker) run(ctx context.Context) {
 	}
 }
 
-// sync brings the pod one step closer to its spec and reports when it needs
-// to run again without a kick (0: not before an event).
-func (w *worker) sync(ctx context.Context) (wake time.Duration, done bool) {
+// pass is what the work of one state did in a pass.
+type pass struct {
+	changed bool          // containers were created, started or stopped: look again at once
+	wake    time.Duration // run again after this long without a kick; 0: not before an event
+}
+
+// sync runs one pass and reports when the worker needs to run again
+// without a kick (0: not before an event).
+func (w *worker) sync(ctx context.Context) time.Duration {
+	now := w.p.clock.Now()
 	w.mu.Lock()
-	pod, deleting, grace, inAPI := w.pod.DeepCopy(), w.deleting, w.deleteGrace, w.deleteInAPI
+	pod, del := w.pod.DeepCopy(), w.deletion
+	if del != nil {
+		d := *del
+		del = &d
+	}
 	w.mu.Unlock()
 
+	if del != nil && w.state != stateTerminating {
+		w.stopProbers()
+		w.mustMove(ctx, stateTerminating)
+	}
 	if err := w.observe(ctx); err != nil {
 		log.G(ctx).WithError(err).Warn("cannot read the pod's containers from containerd")
-		return retryPause, false
+		return retryPause
 	}
-	if deleting {
-		w.stopProbers()
-		if err := w.terminate(ctx, pod, grace); err != nil {
+	var done pass
+	switch w.state {
+	case stateCreating:
+		done = w.syncCreating(ctx, pod, now)
+	case stateRunning:
+		done = w.syncRunning(ctx, pod, now)
+	case stateTerminal:
+		done = pass{}
+	case stateTerminating:
+		if err := w.syncTerminating(ctx, pod, *del); err != nil {
 			log.G(ctx).WithError(err).Warn("pod teardown incomplete; retrying")
-			return retryPause, false
+			return retryPause
 		}
-		if inAPI {
-			w.finishDeletion(ctx, pod)
-		}
-		return 0, true
+		return 0
 	}
-	now := time.Now()
-	if w.startTime.IsZero() {
-		w.startTime = metav1.NewTime(now)
-		if pod.Status.StartTime != nil {
-			w.startTime = *pod.Status.StartTime
-		}
+	if done.changed {
+		w.kick()
+		return 0
 	}
-	if w.rejectReason == "" && !w.started && len(w.records) == 0 {
-		// Admission, as on the kubelet: a pod the node cannot run fails
-		// before anything of it starts.
-		if msg := podspec.ForbiddenSysctl(pod); msg != "" {
-			w.rejectReason, w.rejectMessage = ReasonSysctlForbidden, "Pod "+msg
-			w.event(pod, corev1.EventTypeWarning, ReasonSysctlForbidden, "%s", w.rejectMessage)
-		}
+	w.readMessages(pod)
+	w.setStatus(pod, now)
+	return done.wake
+}
+
+// mustMove moves to a state the caller knows to be legal; a refusal is
+// logged as the bug it is.
+func (w *worker) mustMove(ctx context.Context, to podState) {
+	if err := w.moveTo(to); err != nil {
+		log.G(ctx).WithError(err).Error("pod state machine")
 	}
-	if !w.terminal && pastDeadline(pod, w.startTime.Time, now) {
-		// The kubelet fails a pod that outlives activeDeadlineSeconds.
-		w.deadlineExceeded = true
-		w.event(pod, corev1.EventTypeNormal, ReasonDeadlineExceeded, "Pod was active on the node longer than the specified deadline")
-	}
-	if !w.terminal && !w.deadlineExceeded && w.rejectReason == "" {
-		if w.sb == nil && !w.ensureSandbox(ctx, pod) {
-			w.setStatus(pod, now)
-			return retryPause, false
-		}
-		w.refreshVolumes(ctx, pod, now)
-		w.started = false
-		if w.syncInit(ctx, pod, now) {
-			for i := range pod.Spec.Containers {
-				w.step(ctx, pod, &pod.Spec.Containers[i], kindApp, now)
-			}
-			for i := range pod.Spec.EphemeralContainers {
-				w.step(ctx, pod, ephemeral(&pod.Spec.EphemeralContainers[i]), kindEphemeral, now)
-			}
-		}
-		if err := w.observe(ctx); err != nil {
-			return retryPause, false
-		}
-		if w.started {
-			// A container that just started may let the next step go (a
-			// sidecar that is up): sync again at once rather than wait for an event.
-			defer w.kick()
-		}
-		w.syncProbers(ctx, pod)
-	}
-	if phase := w.buildStatus(pod, now).Phase; !w.terminal && (phase == corev1.PodSucceeded || phase == corev1.PodFailed) {
-		// The API server takes no status after a terminal phase: stop what
-		// still runs (sidecars) first, so the final status is complete.
-		w.terminal = true
-		w.stopProbers()
-		w.stopAll(ctx, pod, gracePeriod(pod))
-		if err := w.observe(ctx); err != nil {
-			log.G(ctx).WithError(err).Warn("cannot read the pod's containers from containerd")
-		}
-	}
-	w.setStatus(pod, time.Now())
-	return w.nextWake(now), false
 }
 
 // observe reads the pod's containers from containerd into the records,
@@ -259,7 +245,7 @@ func (w *worker) observe(ctx context.Context) error {
 		if r.imageID == "" && w.p.cfg.Images != nil {
 			// An adopted container: name its image by digest, as at start.
 			if img, err := w.p.cfg.Images.Get(ctx, cur.Image); err == nil {
-				r.imageID = imageID(cur.Image, img)
+				r.imageID = imageID(cur.Image, img.Digest)
 			}
 		}
 		if len(list) > 1 {
@@ -285,167 +271,6 @@ func (w *worker) track(name, kind string) *tracked {
 	return r
 }
 
-func (w *worker) ensureSandbox(ctx context.Context, pod *corev1.Pod) bool {
-	t0 := time.Now()
-	sb, err := w.p.cfg.Sandboxes.Ensure(ctx, pod)
-	log.G(ctx).WithField("took", time.Since(t0)).Debug("sandbox")
-	if err != nil {
-		w.sandboxErr = err.Error()
-		w.event(pod, corev1.EventTypeWarning, eventSandboxError, "Failed to create pod sandbox: %v", err)
-		return false
-	}
-	if sb.DNSWarning != "" {
-		w.event(pod, corev1.EventTypeWarning, "DNSConfigForming", "%s", sb.DNSWarning)
-	}
-	t1 := time.Now()
-	paths, err := w.p.volumes.Prepare(ctx, pod)
-	log.G(ctx).WithField("took", time.Since(t1)).Debug("volumes")
-	if err != nil {
-		w.sandboxErr = err.Error()
-		w.event(pod, corev1.EventTypeWarning, eventFailedMount, "MountVolume.SetUp failed: %v", err)
-		return false
-	}
-	w.sb, w.volumePaths, w.sandboxErr = sb, paths, ""
-	w.nextVolumeRefresh = time.Now().Add(volumeRefreshPeriod)
-	return true
-}
-
-// refreshVolumes rewrites changed configMap, secret and projected volumes and
-// renews tokens, on their own schedule.
-func (w *worker) refreshVolumes(ctx context.Context, pod *corev1.Pod, now time.Time) {
-	if now.Before(w.nextVolumeRefresh) {
-		return
-	}
-	next, err := w.p.volumes.Refresh(ctx, pod)
-	if err != nil {
-		log.G(ctx).WithError(err).Warn("volume refresh failed")
-	}
-	w.nextVolumeRefresh = now.Add(volumeRefreshPeriod)
-	if !next.IsZero() && next.Before(w.nextVolumeRefresh) {
-		w.nextVolumeRefresh = next
-	}
-}
-
-// syncInit runs the init containers in order and reports whether all
-// regular ones succeeded and all sidecars started.
-func (w *worker) syncInit(ctx context.Context, pod *corev1.Pod, now time.Time) bool {
-	for i := range pod.Spec.InitContainers {
-		c := &pod.Spec.InitContainers[i]
-		kind := kindInit
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
-			kind = kindSidecar
-		}
-		r := w.track(c.Name, kind)
-		if kind == kindSidecar {
-			w.step(ctx, pod, c, kind, now)
-			if r.current == nil || r.current.StartedAt.IsZero() {
-				return false
-			}
-			continue
-		}
-		if exited, code := r.exited(); exited {
-			if code == 0 {
-				continue
-			}
-			if pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
-				w.failedInit = true
-				return false
-			}
-		}
-		w.step(ctx, pod, c, kind, now)
-		return false
-	}
-	return true
-}
-
-// step moves one container toward running: start it if it never ran,
-// restart it per policy and back-off if it exited.
-func (w *worker) step(ctx context.Context, pod *corev1.Pod, c *corev1.Container, kind string, now time.Time) {
-	r := w.track(c.Name, kind)
-	if r.running() {
-		r.waitingReason, r.waitingMessage, r.restartAt = "", "", time.Time{}
-		if k, ok := w.takeKill(r.current.ID); ok {
-			// A probe failed: stop the attempt; the restart policy decides the rest.
-			w.event(pod, corev1.EventTypeNormal, eventKilling, "%s", k.message)
-			grace := gracePeriod(pod)
-			if k.grace != nil {
-				grace = time.Duration(*k.grace) * time.Second
-			}
-			w.stopProber(c.Name)
-			w.stopGroup(ctx, pod, []*tracked{r}, grace)
-			_ = w.observe(ctx)
-			return
-		}
-		if h, ok := r.current.Labels[labelSpecHash]; !ok || h == specHash(c) {
-			return
-		}
-		// The pod's spec of this container changed (a new image): replace
-		// the container with a new attempt, at once, as the kubelet does.
-		w.event(pod, corev1.EventTypeNormal, eventKilling, "Container %s definition changed, will be restarted", c.Name)
-		w.stopGroup(ctx, pod, []*tracked{r}, gracePeriod(pod))
-		if err := w.observe(ctx); err != nil {
-			return
-		}
-		if exited, _ := r.exited(); exited {
-			w.start(ctx, pod, c, r, r.attempt()+1, 0)
-		}
-		return
-	}
-	exited, code := r.exited()
-	switch {
-	case r.current != nil && !exited:
-		// Created but never started: the agent stopped in between.
-		w.start(ctx, pod, c, r, r.attempt(), 0)
-	case exited:
-		if !shouldRestart(kind, pod.Spec.RestartPolicy, code) {
-			r.waitingReason, r.waitingMessage = "", ""
-			return
-		}
-		delay := w.restartDelayOf(r)
-		finished := r.current.FinishedAt
-		if finished.IsZero() {
-			finished = r.current.CreatedAt
-		}
-		if at := finished.Add(delay); now.Before(at) {
-			r.restartAt = at
-			r.waitingReason = ReasonCrashLoopBackOff
-			r.waitingMessage = backoffMessage(delay, c.Name, pod)
-			if w.announcedBackoffTill[c.Name] != at {
-				w.announcedBackoffTill[c.Name] = at
-				w.event(pod, corev1.EventTypeWarning, eventBackOff, "Back-off restarting failed container %s in pod %s_%s(%s)", c.Name, pod.Name, pod.Namespace, pod.UID)
-			}
-			return
-		}
-		w.start(ctx, pod, c, r, r.attempt()+1, delay)
-	default:
-		if now.Before(r.restartAt) {
-			if r.waitingReason == ReasonErrImagePull {
-				r.waitingReason = ReasonImagePullBackOff
-				r.waitingMessage = "Back-off pulling image \"" + c.Image + "\": " + r.waitingMessage
-			}
-			return
-		}
-		w.start(ctx, pod, c, r, 0, 0)
-	}
-}
-
-// restartDelayOf is the back-off before restarting r's exited attempt.
-func (w *worker) restartDelayOf(r *tracked) time.Duration {
-	prev, ok := restartDelay(r.current.Labels)
-	if !ok || r.attempt() == 0 {
-		return 0
-	}
-	ran := time.Duration(0)
-	if !r.current.StartedAt.IsZero() && !r.current.FinishedAt.IsZero() {
-		ran = r.current.FinishedAt.Sub(r.current.StartedAt)
-	}
-	return nextBackoff(prev, ran)
-}
-
-func backoffMessage(d time.Duration, name string, pod *corev1.Pod) string {
-	return "back-off " + d.String() + " restarting failed container=" + name + " pod=" + pod.Name + "_" + pod.Namespace + "(" + string(pod.UID) + ")"
-}
-
 // pastDeadline reports whether the pod has been active for its
 // activeDeadlineSeconds.
 func pastDeadline(pod *corev1.Pod, started, now time.Time) bool {
@@ -454,23 +279,20 @@ func pastDeadline(pod *corev1.Pod, started, now time.Time) bool {
 }
 
 // nextWake is the earliest back-off end, volume refresh or active deadline.
-func (w *worker) nextWake(now time.Time) time.Duration {
+func (w *worker) nextWake(pod *corev1.Pod, now time.Time) time.Duration {
 	next := w.nextVolumeRefresh
-	if w.terminal {
-		return 0
-	}
-	w.mu.Lock()
-	deadline := w.pod.Spec.ActiveDeadlineSeconds
-	w.mu.Unlock()
-	if deadline != nil && !w.startTime.IsZero() {
-		if at := w.startTime.Add(time.Duration(*deadline) * time.Second); next.IsZero() || at.Before(next) {
-			next = at
+	earlier := func(t time.Time) {
+		if !t.IsZero() && t.After(now) && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
+	}
+	if d := pod.Spec.ActiveDeadlineSeconds; d != nil && !w.startTime.IsZero() {
+		earlier(w.startTime.Add(time.Duration(*d) * time.Second))
 	}
 	for _, r := range w.records {
-		if !r.restartAt.IsZero() && r.restartAt.After(now) && (next.IsZero() || r.restartAt.Before(next)) {
-			next = r.restartAt
-		}
+		earlier(r.crashUntil)
+		earlier(r.pullUntil)
+		earlier(r.retryAt)
 	}
 	if next.IsZero() {
 		return 0
@@ -513,4 +335,11 @@ func gracePeriod(pod *corev1.Pod) time.Duration {
 // same fields under another type.
 func ephemeral(ec *corev1.EphemeralContainer) *corev1.Container {
 	return (*corev1.Container)(&ec.EphemeralContainerCommon)
+}
+
+// currentStatus is the status published last.
+func (w *worker) currentStatus() corev1.PodStatus {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
 }

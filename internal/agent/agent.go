@@ -31,6 +31,7 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 	"github.com/vk-containerd/vk-containerd/internal/hostinfo"
 	"github.com/vk-containerd/vk-containerd/internal/kubeletapi"
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/poddns"
 	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 	"github.com/vk-containerd/vk-containerd/internal/version"
@@ -109,7 +110,8 @@ func Run(ctx context.Context, cfg Config) error {
 	// never watches those cluster-wide kinds.
 	unused := informers.NewSharedInformerFactory(client, 0)
 
-	sandboxes := sandbox.NewManager(filepath.Join(cfg.RootDir, "pods"), network, poddns.Config{
+	podDirs := poddir.Root(filepath.Join(cfg.RootDir, "pods"))
+	sandboxes := sandbox.NewManager(podDirs, network, poddns.Config{
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, HostResolvConf: cfg.ResolvConf,
 	})
 	self, err := os.Executable()
@@ -128,6 +130,7 @@ func Run(ctx context.Context, cfg Config) error {
 		Runtime:     rt,
 		Images:      ctrd.NewImages(rt, cfg.RegistryConfigDir),
 		Sandboxes:   sandboxes,
+		PodDirs:     podDirs,
 		Client:      client,
 		Recorder:    recorder,
 	})

@@ -53,16 +53,6 @@ func Connect(address, namespace string) (*Runtime, error) {
 	return &Runtime{client: c, address: address, namespace: namespace}, nil
 }
 
-// Client returns the containerd client, for the packages that manage images,
-// containers and tasks.
-func (r *Runtime) Client() *client.Client { return r.client }
-
-// Namespace returns the containerd namespace that holds the agent's objects.
-func (r *Runtime) Namespace() string { return r.namespace }
-
-// Address returns the path of containerd's socket.
-func (r *Runtime) Address() string { return r.address }
-
 // Version asks the daemon for its version, as "containerd://<version>", the
 // form a node reports as its container runtime.
 func (r *Runtime) Version(ctx context.Context) (string, error) {

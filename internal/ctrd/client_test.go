@@ -38,7 +38,7 @@ func TestConnectAcceptsSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if r.Address() != p || r.Namespace() != "k8s" {
-		t.Fatalf("address %q namespace %q", r.Address(), r.Namespace())
+	if r.address != p || r.namespace != "k8s" {
+		t.Fatalf("address %q namespace %q", r.address, r.namespace)
 	}
 }

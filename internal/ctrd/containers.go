@@ -18,10 +18,6 @@ import (
 // runtimeName is the shim every container runs under.
 const runtimeName = "io.containerd.runc.v2"
 
-// labelStartedAt records when the container's task started; containerd keeps
-// no start time of its own.
-const labelStartedAt = labelPrefix + "container.started-at"
-
 // State is where a container is in its life.
 type State int
 
@@ -47,8 +43,16 @@ type ContainerStatus struct {
 }
 
 // CreateContainer creates a container with a fresh snapshot of img and a spec
-// built by opts; labels identify it. A failure leaves nothing behind.
-func (r *Runtime) CreateContainer(ctx context.Context, id string, img client.Image, labels map[string]string, opts ...oci.SpecOpts) error {
+// built by opts; labels identify it. A failure leaves nothing behind; its
+// error wraps ErrExists when id is taken, ErrCreate otherwise.
+func (r *Runtime) CreateContainer(ctx context.Context, id string, image Image, labels map[string]string, opts ...oci.SpecOpts) error {
+	img := image.handle
+	if img == nil {
+		var err error
+		if img, err = r.client.GetImage(ctx, image.Ref); err != nil {
+			return classify(ErrCreate, err)
+		}
+	}
 	specOpts := append([]oci.SpecOpts{oci.WithImageConfig(img)}, opts...)
 	_, err := r.client.NewContainer(ctx, id,
 		client.WithImage(img),
@@ -58,9 +62,12 @@ func (r *Runtime) CreateContainer(ctx context.Context, id string, img client.Ima
 		client.WithImageStopSignal(img, "SIGTERM"),
 		client.WithNewSpec(specOpts...),
 	)
+	if errdefs.IsAlreadyExists(err) {
+		return classify(ErrExists, err)
+	}
 	if err != nil {
 		_ = r.client.SnapshotService("").Remove(ctx, id)
-		return err
+		return classify(ErrCreate, err)
 	}
 	return nil
 }
@@ -68,7 +75,7 @@ func (r *Runtime) CreateContainer(ctx context.Context, id string, img client.Ima
 // StartContainer creates and starts the container's task, with its stdout
 // and stderr handed to the log URI (a file, or a log driver binary that the
 // shim runs), so output is kept while the agent is down. It returns the
-// task's pid.
+// task's pid. Its errors wrap ErrStart.
 func (r *Runtime) StartContainer(ctx context.Context, id string, logURI *url.URL) (uint32, error) {
 	task, err := r.startTask(ctx, id, cio.LogURI(logURI))
 	if err != nil {
@@ -82,17 +89,17 @@ func (r *Runtime) StartContainer(ctx context.Context, id string, logURI *url.URL
 func (r *Runtime) startTask(ctx context.Context, id string, ioc cio.Creator) (client.Task, error) {
 	c, err := r.client.LoadContainer(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, classify(ErrStart, err)
 	}
 	task, err := c.NewTask(ctx, ioc)
 	if err != nil {
-		return nil, err
+		return nil, classify(ErrStart, err)
 	}
 	if err := task.Start(ctx); err != nil {
 		_, _ = task.Delete(ctx, client.WithProcessKill)
-		return nil, err
+		return nil, classify(ErrStart, err)
 	}
-	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
+	if _, err := c.SetLabels(ctx, map[string]string{LabelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 		return task, fmt.Errorf("record start time: %w", err)
 	}
 	return task, nil
@@ -113,7 +120,7 @@ func (r *Runtime) status(ctx context.Context, c client.Container) (ContainerStat
 		return ContainerStatus{}, err
 	}
 	st := ContainerStatus{ID: c.ID(), Labels: info.Labels, Image: info.Image, CreatedAt: info.CreatedAt, State: StateCreated}
-	if t, err := time.Parse(time.RFC3339Nano, info.Labels[labelStartedAt]); err == nil {
+	if t, err := time.Parse(time.RFC3339Nano, info.Labels[LabelStartedAt]); err == nil {
 		st.StartedAt = t
 	}
 	task, err := c.Task(ctx, nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -14,11 +13,9 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/containerd/errdefs"
 	"github.com/distribution/reference"
+	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sync/singleflight"
 )
-
-// ErrInvalidImageName marks an image reference that cannot be parsed.
-var ErrInvalidImageName = errors.New("invalid image name")
 
 // Credentials maps a registry host to a user name and password.
 type Credentials map[string]Credential
@@ -44,18 +41,44 @@ func NewImages(rt *Runtime, hostsDir string) *Images {
 func NormalizeRef(ref string) (string, error) {
 	named, err := reference.ParseDockerRef(ref)
 	if err != nil {
-		return "", fmt.Errorf("%w %q: %v", ErrInvalidImageName, ref, err)
+		return "", classify(ErrInvalidImageName, fmt.Errorf("invalid image name %q: %w", ref, err))
 	}
 	return named.String(), nil
 }
 
-// Get returns the image if it is present on the node.
-func (i *Images) Get(ctx context.Context, ref string) (client.Image, error) {
-	return i.rt.client.GetImage(ctx, ref)
+// Image is an image present on the node: what a container is created from.
+type Image struct {
+	Ref    string                // the normalized reference it was asked for by
+	Digest string                // the digest of its manifest (or index)
+	Config imagespec.ImageConfig // its config: command, env, user, working dir
+	handle client.Image          // nil for an Image made outside this package
 }
 
-// Pull fetches and unpacks ref (already normalized) and reports how long it took.
-func (i *Images) Pull(ctx context.Context, ref string, creds Credentials) (client.Image, time.Duration, error) {
+// newImage reads what the worker needs of img.
+func newImage(ctx context.Context, ref string, img client.Image) (Image, error) {
+	spec, err := img.Spec(ctx)
+	if err != nil {
+		return Image{}, classify(ErrImageConfig, fmt.Errorf("read image config of %s: %w", ref, err))
+	}
+	return Image{Ref: ref, Digest: img.Target().Digest.String(), Config: spec.Config, handle: img}, nil
+}
+
+// Get returns the image if it is present on the node; else the error wraps
+// ErrImageNotFound.
+func (i *Images) Get(ctx context.Context, ref string) (Image, error) {
+	img, err := i.rt.client.GetImage(ctx, ref)
+	if errdefs.IsNotFound(err) {
+		return Image{}, classify(ErrImageNotFound, err)
+	}
+	if err != nil {
+		return Image{}, err
+	}
+	return newImage(ctx, ref, img)
+}
+
+// Pull fetches and unpacks ref (already normalized) and reports how long it
+// took. Its errors wrap ErrPull.
+func (i *Images) Pull(ctx context.Context, ref string, creds Credentials) (Image, time.Duration, error) {
 	start := time.Now()
 	v, err, _ := i.pulls.Do(ref, func() (interface{}, error) {
 		resolver := docker.NewResolver(docker.ResolverOptions{
@@ -67,9 +90,10 @@ func (i *Images) Pull(ctx context.Context, ref string, creds Credentials) (clien
 		return i.rt.client.Pull(ctx, ref, client.WithPullUnpack, client.WithResolver(resolver))
 	})
 	if err != nil {
-		return nil, time.Since(start), err
+		return Image{}, time.Since(start), classify(ErrPull, err)
 	}
-	return v.(client.Image), time.Since(start), nil
+	img, err := newImage(ctx, ref, v.(client.Image))
+	return img, time.Since(start), err
 }
 
 func (i *Images) hostDir(host string) (string, error) {

@@ -15,13 +15,38 @@ const (
 	LabelPodName = labelPrefix + "pod.name"
 	// LabelContainerName is the name of the container in the pod spec.
 	LabelContainerName = labelPrefix + "container.name"
-	// LabelContainerKind is "init", "sidecar" or "app".
+	// LabelContainerKind is one of the Kind values below.
 	LabelContainerKind = labelPrefix + "container.kind"
 	// LabelAttempt counts the container's restarts, from 0.
 	LabelAttempt = labelPrefix + "container.attempt"
 	// LabelOOMKilled is set when the kernel's OOM killer hit the container.
 	LabelOOMKilled = labelPrefix + "container.oom-killed"
+	// LabelStartedAt records when the container's task started; containerd
+	// keeps no start time of its own.
+	LabelStartedAt = labelPrefix + "container.started-at"
+	// LabelRestartDelay is the back-off that was applied before this attempt
+	// started; the next delay is derived from it when the attempt exits.
+	LabelRestartDelay = labelPrefix + "container.restart-delay"
+	// LabelStartError holds why the task could not start (the kubelet's StartError).
+	LabelStartError = labelPrefix + "container.start-error"
+	// LabelSpecHash is a hash of the container's spec in the pod; when the
+	// pod's spec changes (a new image), the running container is replaced.
+	LabelSpecHash = labelPrefix + "container.spec-hash"
 	// LabelShimGroup, as an OCI spec annotation, makes the runc shim run all
 	// containers of a pod in one shim process; as a label it records the group.
 	LabelShimGroup = "io.containerd.runc.v2.group"
+)
+
+// Container kinds, the values of LabelContainerKind.
+const (
+	// KindInit is a regular init container: it runs to completion, in order.
+	KindInit = "init"
+	// KindSidecar is a restartable init container: it starts in order and
+	// runs beside the app containers.
+	KindSidecar = "sidecar"
+	// KindApp is one of the pod's containers.
+	KindApp = "app"
+	// KindEphemeral is a debugging container added to a running pod: it
+	// runs once and never restarts.
+	KindEphemeral = "ephemeral"
 )

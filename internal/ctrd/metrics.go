@@ -83,6 +83,6 @@ func (r *Runtime) ContainerLabels(ctx context.Context) (map[string]map[string]st
 
 // StartedAt returns the start time the agent recorded on a container.
 func StartedAt(labels map[string]string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, labels[labelStartedAt])
+	t, _ := time.Parse(time.RFC3339Nano, labels[LabelStartedAt])
 	return t
 }

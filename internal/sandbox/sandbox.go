@@ -4,12 +4,7 @@
 // /etc/resolv.conf and /etc/hostname. Ensure builds a sandbox step by step
 // and undoes what it built when a step fails; Remove is idempotent.
 //
-// Layout under the root directory:
-//
-//	<root>/<pod uid>/ns/{net,ipc,uts}   pinned namespaces
-//	<root>/<pod uid>/etc/               hosts, resolv.conf, hostname
-//	<root>/<pod uid>/volumes/           pod volumes (package volumes)
-//	<root>/<pod uid>/logs/              container logs
+// The pod's directory and what lives in it are named by package poddir.
 package sandbox
 
 import (
@@ -24,6 +19,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/cni"
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/poddns"
 )
 
@@ -36,14 +32,14 @@ type Network interface {
 
 // Manager creates and removes pod sandboxes.
 type Manager struct {
-	root    string
+	root    poddir.Root
 	network Network
 	dns     poddns.Config
 }
 
 // Sandbox is a pod's shared environment.
 type Sandbox struct {
-	Dir         string
+	Dir         poddir.Dir
 	Namespaces  cni.Namespaces
 	IPs         []net.IP // empty for hostNetwork pods
 	HostNetwork bool
@@ -54,15 +50,9 @@ type Sandbox struct {
 }
 
 // NewManager returns a sandbox manager that keeps pod directories in root.
-func NewManager(root string, network Network, dns poddns.Config) *Manager {
+func NewManager(root poddir.Root, network Network, dns poddns.Config) *Manager {
 	return &Manager{root: root, network: network, dns: dns}
 }
-
-// Root is the directory that holds one directory per pod.
-func (m *Manager) Root() string { return m.root }
-
-// PodDir is the pod's directory.
-func (m *Manager) PodDir(uid string) string { return filepath.Join(m.root, uid) }
 
 func attachment(pod *corev1.Pod, netns string) cni.Attachment {
 	a := cni.Attachment{ID: string(pod.UID), Namespace: pod.Namespace, Name: pod.Name, UID: string(pod.UID), NetNS: netns}
@@ -84,11 +74,14 @@ func attachment(pod *corev1.Pod, netns string) cni.Attachment {
 // Ensure builds the pod's sandbox, or returns the one already built (after an
 // agent restart too). On error nothing new is left behind.
 func (m *Manager) Ensure(ctx context.Context, pod *corev1.Pod) (_ *Sandbox, err error) {
-	dir := m.PodDir(string(pod.UID))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := poddir.CheckUID(string(pod.UID)); err != nil {
 		return nil, err
 	}
-	ns, err := cni.PinNamespaces(filepath.Join(dir, "ns"), poddns.Hostname(pod))
+	dir := m.root.Pod(string(pod.UID))
+	if err := os.MkdirAll(dir.Path(), 0o750); err != nil {
+		return nil, err
+	}
+	ns, err := cni.PinNamespaces(dir.Namespaces(), poddns.Hostname(pod))
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +108,7 @@ func (m *Manager) Ensure(ctx context.Context, pod *corev1.Pod) (_ *Sandbox, err 
 }
 
 func (m *Manager) writeEtc(pod *corev1.Pod, sb *Sandbox) error {
-	etc := filepath.Join(sb.Dir, "etc")
+	etc := sb.Dir.Etc()
 	if err := os.MkdirAll(etc, 0o755); err != nil {
 		return err
 	}
@@ -159,11 +152,14 @@ func writeFile(path string, data []byte) error {
 // the pod directory. Safe to call any number of times. Volumes must be
 // cleaned up (unmounted) before.
 func (m *Manager) Remove(ctx context.Context, pod *corev1.Pod) error {
-	dir := m.PodDir(string(pod.UID))
-	if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+	if err := poddir.CheckUID(string(pod.UID)); err != nil {
+		return err
+	}
+	dir := m.root.Pod(string(pod.UID))
+	if _, err := os.Stat(dir.Path()); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	ns := cni.NamespacesIn(filepath.Join(dir, "ns"))
+	ns := cni.NamespacesIn(dir.Namespaces())
 	var errs []error
 	if !pod.Spec.HostNetwork {
 		// A namespace that is no longer pinned (unmounted by hand, or the
@@ -176,11 +172,11 @@ func (m *Manager) Remove(ctx context.Context, pod *corev1.Pod) error {
 			errs = append(errs, err)
 		}
 	}
-	if err := cni.UnpinNamespaces(filepath.Join(dir, "ns")); err != nil {
+	if err := cni.UnpinNamespaces(dir.Namespaces()); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) == 0 {
-		if err := os.RemoveAll(dir); err != nil {
+		if err := os.RemoveAll(dir.Path()); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -188,19 +184,4 @@ func (m *Manager) Remove(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // Leftovers lists the pod UIDs that have a directory under the root.
-func (m *Manager) Leftovers() ([]string, error) {
-	entries, err := os.ReadDir(m.root)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	var uids []string
-	for _, e := range entries {
-		if e.IsDir() {
-			uids = append(uids, e.Name())
-		}
-	}
-	return uids, nil
-}
+func (m *Manager) Leftovers() ([]string, error) { return m.root.UIDs() }

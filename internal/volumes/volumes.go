@@ -23,6 +23,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 )
 
 // ErrUnsupported is wrapped by the error returned for a volume type (or a
@@ -50,7 +52,7 @@ type Source interface {
 // Manager materializes pod volumes below a root directory. It is safe for
 // concurrent use; calls for the same pod are serialized.
 type Manager struct {
-	root string
+	root poddir.Root
 	src  Source
 	now  func() time.Time
 
@@ -66,9 +68,9 @@ type podState struct {
 }
 
 // NewManager returns a Manager keeping pod volumes in
-// <root>/<podUID>/volumes/<volumeName>, reading objects and tokens from src.
+// each pod's volumes directory (package poddir), reading objects and tokens from src.
 // now is the clock used for token lifetimes; nil means time.Now.
-func NewManager(root string, src Source, now func() time.Time) *Manager {
+func NewManager(root poddir.Root, src Source, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
@@ -97,12 +99,12 @@ func (m *Manager) lockPod(uid string) (*podState, func()) {
 	}
 }
 
-// podVolumesDir returns <root>/<uid>/volumes after checking uid is a plain name.
+// podVolumesDir returns the pod's volumes directory after checking uid is a plain name.
 func (m *Manager) podVolumesDir(uid types.UID) (string, error) {
 	if err := checkPlainName("pod UID", string(uid)); err != nil {
 		return "", err
 	}
-	return filepath.Join(m.root, string(uid), "volumes"), nil
+	return m.root.Pod(string(uid)).Volumes(), nil
 }
 
 // checkPlainName rejects names that are not a single, ordinary path element.

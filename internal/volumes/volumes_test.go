@@ -15,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 )
 
 // fakeSource serves configmaps and secrets from maps keyed by "ns/name" and
@@ -95,7 +97,7 @@ func newTestManager(t *testing.T) (*Manager, *fakeSource, *fakeClock, string) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	src := newFakeSource(clock.now)
 	root := t.TempDir()
-	return NewManager(root, src, clock.now), src, clock, root
+	return NewManager(poddir.Root(root), src, clock.now), src, clock, root
 }
 
 func testPod(vols ...corev1.Volume) *corev1.Pod {
