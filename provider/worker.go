@@ -166,6 +166,9 @@ type pass struct {
 // sync runs one pass and reports when the worker needs to run again
 // without a kick (0: not before an event).
 func (w *worker) sync(ctx context.Context) time.Duration {
+	if w.state == stateGone {
+		return 0 // released; the run loop ends
+	}
 	now := w.p.clock.Now()
 	w.mu.Lock()
 	pod, del := w.pod.DeepCopy(), w.deletion

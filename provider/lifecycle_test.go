@@ -1,0 +1,436 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+)
+
+// Whole sync scenarios of one pod, against the fakes of fakes_test.go: each
+// drives the worker pass by pass as its goroutine would, changes the world
+// (a process exits, time passes, the pod is deleted) and checks what a user
+// would see in the pod's status and events.
+
+var metaCreate = metav1.CreateOptions{}
+
+func appPod(policy corev1.RestartPolicy, inits []corev1.Container, apps ...string) *corev1.Pod {
+	pod := testPod(policy, apps, inits...)
+	pod.Spec.NodeName = "vk-node"
+	return pod
+}
+
+func (n *fakeNode) running(w *worker, pod *corev1.Pod) {
+	n.t.Helper()
+	n.images.present[testImage] = true
+	n.settle(w)
+	if w.state != stateRunning || n.last().Phase != corev1.PodRunning {
+		n.t.Fatalf("state %s, phase %s; want running, Running", w.state, n.last().Phase)
+	}
+}
+
+func containerState(t *testing.T, st corev1.PodStatus, name string) corev1.ContainerStatus {
+	t.Helper()
+	for _, list := range [][]corev1.ContainerStatus{st.InitContainerStatuses, st.ContainerStatuses} {
+		for _, cs := range list {
+			if cs.Name == name {
+				return cs
+			}
+		}
+	}
+	t.Fatalf("no status of container %s", name)
+	return corev1.ContainerStatus{}
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Run("create: sandbox, volumes, then the container; one status, Running and Ready", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		if !n.sandboxes.live[string(testUID)] || !n.volumes.prepared[string(testUID)] {
+			t.Errorf("sandbox live %v, volumes prepared %v; want both", n.sandboxes.live, n.volumes.prepared)
+		}
+		st := n.last()
+		cs := containerState(t, st, "app")
+		if cs.State.Running == nil || !cs.Ready || cs.RestartCount != 0 || cs.ImageID != "docker.io/library/busybox@"+testDigest {
+			t.Errorf("container status = %+v", cs)
+		}
+		if c, _ := condition(st.Conditions, corev1.PodReady); c.Status != corev1.ConditionTrue {
+			t.Errorf("Ready = %+v", c)
+		}
+		if st.PodIP != "10.244.0.9" || st.HostIP != "10.0.0.1" {
+			t.Errorf("podIP %q hostIP %q", st.PodIP, st.HostIP)
+		}
+		// Passes that change containers publish nothing: the API sees the
+		// pod once, already running.
+		if got := n.publishedPhases(); !reflect.DeepEqual(got, []corev1.PodPhase{corev1.PodRunning}) {
+			t.Errorf("published phases = %v, want [Running]", got)
+		}
+		for _, reason := range []string{eventCreated, eventStarted} {
+			if len(n.recorder.byReason(reason)) != 1 {
+				t.Errorf("%s events = %v, want one", reason, n.recorder.byReason(reason))
+			}
+		}
+		// A pass with nothing to do changes nothing.
+		before := len(n.published)
+		if wake := n.settle(w); wake != volumeRefreshPeriod {
+			t.Errorf("idle wake = %v, want the volume refresh period", wake)
+		}
+		if len(n.published) != before || n.rt.count() != 1 {
+			t.Errorf("idle pass published %d statuses, %d containers", len(n.published)-before, n.rt.count())
+		}
+	})
+
+	t.Run("crash: restarted at once, then CrashLoopBackOff for 10 s", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+
+		n.clock.advance(time.Minute)
+		n.rt.exit(t, "app", 1)
+		n.settle(w)
+		if c, _ := n.rt.latest("app"); ctrd.Attempt(c.Labels) != 1 || c.State != ctrd.StateRunning {
+			t.Fatalf("after the first exit: attempt %d state %v, want attempt 1 running", ctrd.Attempt(c.Labels), c.State)
+		}
+		if cs := containerState(t, n.last(), "app"); cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 1 {
+			t.Errorf("status after restart = %+v", cs)
+		}
+
+		n.clock.advance(time.Second)
+		n.rt.exit(t, "app", 1)
+		wake := n.settle(w)
+		cs := containerState(t, n.last(), "app")
+		if cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonCrashLoopBackOff {
+			t.Fatalf("state = %+v, want waiting CrashLoopBackOff", cs.State)
+		}
+		if wake != backoffInitial {
+			t.Errorf("wake = %v, want the back-off %v", wake, backoffInitial)
+		}
+		if n.last().Phase != corev1.PodRunning {
+			t.Errorf("phase = %s, want Running while it restarts", n.last().Phase)
+		}
+		n.settle(w) // nothing new: no second BackOff event, no start
+		if ev := n.recorder.byReason(eventBackOff); len(ev) != 1 {
+			t.Errorf("BackOff events = %v, want one", ev)
+		}
+		n.clock.advance(backoffInitial)
+		n.settle(w)
+		if cs := containerState(t, n.last(), "app"); cs.State.Running == nil || cs.RestartCount != 2 {
+			t.Errorf("after the back-off: %+v, want running, restartCount 2", cs)
+		}
+	})
+
+	t.Run("init containers run in order, one at a time, before the app", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, []corev1.Container{initC("i1"), initC("i2")}, "app")
+		w := n.worker(n.pods, pod)
+		n.images.present[testImage] = true
+		n.settle(w)
+		st := n.last()
+		if st.Phase != corev1.PodPending || containerState(t, st, "app").State.Waiting.Reason != ReasonPodInitializing {
+			t.Fatalf("phase %s, app %+v; want Pending, PodInitializing", st.Phase, containerState(t, st, "app").State)
+		}
+		if c, _ := condition(st.Conditions, corev1.PodInitialized); c.Status != corev1.ConditionFalse || c.Message != "containers with incomplete status: [i1 i2]" {
+			t.Errorf("Initialized = %+v", c)
+		}
+		n.rt.exit(t, "i1", 0)
+		n.settle(w)
+		n.rt.exit(t, "i2", 0)
+		n.settle(w)
+		if got := n.rt.startOrder(); !reflect.DeepEqual(got, []string{"i1", "i2", "app"}) {
+			t.Errorf("start order = %v", got)
+		}
+		if n.last().Phase != corev1.PodRunning {
+			t.Errorf("phase = %s, want Running", n.last().Phase)
+		}
+	})
+
+	t.Run("an init container that fails under Never fails the pod; the app never starts", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyNever, []corev1.Container{initC("init")}, "app")
+		w := n.worker(n.pods, pod)
+		n.images.present[testImage] = true
+		n.settle(w)
+		n.rt.exit(t, "init", 2)
+		n.settle(w)
+		if w.state != stateTerminal || n.last().Phase != corev1.PodFailed {
+			t.Fatalf("state %s phase %s, want terminal Failed", w.state, n.last().Phase)
+		}
+		if _, ok := n.rt.latest("app"); ok {
+			t.Error("the app container was created")
+		}
+	})
+
+	t.Run("sidecars start first and stop last; the pod succeeds with all stopped", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyNever, []corev1.Container{sidecarC("proxy")}, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		if got := n.rt.startOrder(); !reflect.DeepEqual(got, []string{"proxy", "app"}) {
+			t.Fatalf("start order = %v", got)
+		}
+		n.rt.exit(t, "app", 0)
+		n.settle(w)
+		st := n.last()
+		if w.state != stateTerminal || st.Phase != corev1.PodSucceeded {
+			t.Fatalf("state %s phase %s, want terminal Succeeded", w.state, st.Phase)
+		}
+		if cs := containerState(t, st, "proxy"); cs.State.Terminated == nil {
+			t.Errorf("sidecar in the final status: %+v, want terminated", cs.State)
+		}
+		if c, _ := n.rt.latest("proxy"); c.State != ctrd.StateExited {
+			t.Errorf("sidecar state %v, want exited", c.State)
+		}
+	})
+
+	t.Run("image pull failure: ErrImagePull, then ImagePullBackOff, then a pull that works", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		n.images.pullErr[testImage] = errors.New("registry answered 404")
+		w := n.worker(n.pods, pod)
+		wake := n.settle(w)
+		cs := containerState(t, n.last(), "app")
+		if cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonErrImagePull || !strings.Contains(cs.State.Waiting.Message, "registry answered 404") {
+			t.Fatalf("state = %+v, want ErrImagePull with the registry's answer", cs.State)
+		}
+		if wake != backoffInitial {
+			t.Errorf("wake = %v, want the pull back-off %v", wake, backoffInitial)
+		}
+		n.clock.advance(time.Second)
+		n.settle(w)
+		if cs := containerState(t, n.last(), "app"); cs.State.Waiting.Reason != ReasonImagePullBackOff {
+			t.Errorf("during the back-off: %s, want ImagePullBackOff", cs.State.Waiting.Reason)
+		}
+		if n.images.pulls != 1 {
+			t.Errorf("pulls during the back-off = %d, want 1", n.images.pulls)
+		}
+		delete(n.images.pullErr, testImage)
+		n.clock.advance(backoffInitial)
+		n.settle(w)
+		if n.last().Phase != corev1.PodRunning || n.images.pulls != 2 {
+			t.Errorf("after the back-off: phase %s, pulls %d; want Running, 2", n.last().Phase, n.images.pulls)
+		}
+	})
+
+	t.Run("a failed liveness probe stops the attempt; the restart policy starts the next", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		first, _ := n.rt.latest("app")
+		w.requestKill(first.ID, "Container app failed liveness probe, will be restarted", &corev1.Probe{})
+		n.settle(w)
+		if ev := n.recorder.byReason(eventKilling); len(ev) == 0 || ev[0].message != "Container app failed liveness probe, will be restarted" {
+			t.Errorf("Killing events = %v", ev)
+		}
+		cs := containerState(t, n.last(), "app")
+		if cs.State.Running == nil || cs.RestartCount != 1 || cs.LastTerminationState.Terminated == nil || cs.LastTerminationState.Terminated.ExitCode != 143 {
+			t.Errorf("after the kill: %+v", cs)
+		}
+	})
+
+	t.Run("graceful deletion: stop signal, final status, everything released, the pod object removed", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		grace := int64(30)
+		deleted := pod.DeepCopy()
+		deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &metav1.Time{Time: n.clock.Now()}, &grace
+		if err := n.pods.DeletePod(context.Background(), deleted); err != nil {
+			t.Fatal(err)
+		}
+		n.settle(w)
+		if w.state != stateGone {
+			t.Fatalf("state = %s, want gone", w.state)
+		}
+		if cs := containerState(t, n.last(), "app"); cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 143 {
+			t.Errorf("final status = %+v, want terminated by the stop signal", cs.State)
+		}
+		if n.rt.count() != 0 || n.sandboxes.live[string(testUID)] || n.volumes.prepared[string(testUID)] {
+			t.Errorf("left: %d containers, sandbox %v, volumes %v", n.rt.count(), n.sandboxes.live, n.volumes.prepared)
+		}
+		if _, err := n.client.CoreV1().Pods(pod.Namespace).Get(context.Background(), pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("pod object: %v, want it removed", err)
+		}
+		if err := n.pods.DeletePod(context.Background(), pod); err == nil {
+			t.Error("deleting the pod again: no error; want NotFound")
+		}
+	})
+
+	t.Run("forced deletion: SIGKILL at once, the pod object left to the API", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		w.requestDelete(pod) // gone from the API without a grace period
+		n.settle(w)
+		if w.state != stateGone || n.rt.count() != 0 {
+			t.Fatalf("state %s, %d containers; want gone, none", w.state, n.rt.count())
+		}
+		first := containerID(testUID, "app", 0)
+		if !reflect.DeepEqual(n.rt.signals, []string{first + " 9"}) {
+			t.Errorf("signals = %v, want one SIGKILL (%d)", n.rt.signals, syscall.SIGKILL)
+		}
+		if _, err := n.client.CoreV1().Pods(pod.Namespace).Get(context.Background(), pod.Name, metav1.GetOptions{}); err != nil {
+			t.Errorf("pod object: %v, want it left as it was", err)
+		}
+	})
+
+	t.Run("adoption after an agent restart: nothing restarted, restartCount kept", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		n.rt.exit(t, "app", 1)
+		n.settle(w)
+		starts := len(n.rt.starts)
+
+		restarted := n.newPods() // the agent again, with nothing in memory
+		w2 := n.worker(restarted, pod)
+		n.settle(w2)
+		if len(n.rt.starts) != starts {
+			t.Errorf("starts after the restart: %d, want %d (none)", len(n.rt.starts), starts)
+		}
+		cs := containerState(t, n.last(), "app")
+		if w2.state != stateRunning || cs.State.Running == nil || cs.RestartCount != 1 {
+			t.Errorf("adopted: state %s, container %+v", w2.state, cs)
+		}
+	})
+
+	t.Run("sandbox failure: Pending with the reason, retried, then running", func(t *testing.T) {
+		n := newNode(t)
+		n.sandboxes.failEnsure = 1
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.images.present[testImage] = true
+		wake := n.settle(w)
+		st := n.last()
+		if w.state != stateCreating || st.Phase != corev1.PodPending || !strings.Contains(st.Message, "no IP addresses available") || wake != retryPause {
+			t.Fatalf("state %s phase %s message %q wake %v", w.state, st.Phase, st.Message, wake)
+		}
+		if len(n.recorder.byReason(eventSandboxError)) != 1 {
+			t.Errorf("%s events = %v", eventSandboxError, n.recorder.events)
+		}
+		n.settle(w)
+		if w.state != stateRunning || n.last().Message != "" {
+			t.Errorf("after the retry: state %s message %q", w.state, n.last().Message)
+		}
+	})
+
+	t.Run("volume failure after the sandbox: FailedMount; deletion releases the sandbox", func(t *testing.T) {
+		n := newNode(t)
+		n.volumes.failPrepare = 1
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.settle(w)
+		if w.state != stateCreating || len(n.recorder.byReason(eventFailedMount)) != 1 || !n.sandboxes.live[string(testUID)] {
+			t.Fatalf("state %s, FailedMount %v, sandbox %v", w.state, n.recorder.byReason(eventFailedMount), n.sandboxes.live)
+		}
+		w.requestDelete(pod)
+		n.settle(w)
+		if w.state != stateGone || n.sandboxes.live[string(testUID)] || n.sandboxes.removed[string(testUID)] != 1 {
+			t.Errorf("state %s, sandbox live %v removed %v", w.state, n.sandboxes.live, n.sandboxes.removed)
+		}
+	})
+
+	t.Run("a start failure: RunContainerError, then StartError; under Never the pod fails", func(t *testing.T) {
+		n := newNode(t)
+		n.rt.failStart["app"] = errors.New(`exec: "nope": executable file not found in $PATH`)
+		pod := appPod(corev1.RestartPolicyNever, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.images.present[testImage] = true
+		n.settle(w)
+		st := n.last()
+		cs := containerState(t, st, "app")
+		if st.Phase != corev1.PodFailed || cs.State.Terminated == nil || cs.State.Terminated.Reason != ReasonStartError || !strings.Contains(cs.State.Terminated.Message, "executable file not found") {
+			t.Errorf("phase %s, container %+v", st.Phase, cs.State)
+		}
+		if ev := n.recorder.byReason(eventFailed); len(ev) != 1 {
+			t.Errorf("Failed events = %v, want one", ev)
+		}
+	})
+
+	t.Run("a forbidden sysctl: refused before anything starts", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		pod.Spec.SecurityContext = &corev1.PodSecurityContext{Sysctls: []corev1.Sysctl{{Name: "kernel.msgmax", Value: "1"}}}
+		w := n.worker(n.pods, pod)
+		n.settle(w)
+		st := n.last()
+		if w.state != stateTerminal || st.Phase != corev1.PodFailed || st.Reason != ReasonSysctlForbidden {
+			t.Errorf("state %s phase %s reason %s", w.state, st.Phase, st.Reason)
+		}
+		if n.rt.count() != 0 || n.sandboxes.live[string(testUID)] {
+			t.Error("something of the refused pod was made")
+		}
+	})
+
+	t.Run("activeDeadlineSeconds: DeadlineExceeded, the container stopped", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		deadline := int64(60)
+		pod.Spec.ActiveDeadlineSeconds = &deadline
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		n.clock.advance(61 * time.Second)
+		n.settle(w)
+		st := n.last()
+		if st.Phase != corev1.PodFailed || st.Reason != ReasonDeadlineExceeded {
+			t.Errorf("phase %s reason %s", st.Phase, st.Reason)
+		}
+		if c, _ := n.rt.latest("app"); c.State != ctrd.StateExited {
+			t.Errorf("container state %v, want stopped", c.State)
+		}
+	})
+
+	t.Run("containerd does not answer: no status change, retried", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		before := len(n.published)
+		n.rt.failList = errors.New("connection refused")
+		if wake := n.settle(w); wake != retryPause {
+			t.Errorf("wake = %v, want %v", wake, retryPause)
+		}
+		if len(n.published) != before || w.state != stateRunning {
+			t.Errorf("published %d, state %s", len(n.published)-before, w.state)
+		}
+	})
+}
+
+func TestStateMachine(t *testing.T) {
+	all := []podState{stateCreating, stateRunning, stateTerminal, stateTerminating, stateGone}
+	legal := map[[2]podState]bool{
+		{stateCreating, stateRunning}: true, {stateCreating, stateTerminal}: true, {stateCreating, stateTerminating}: true,
+		{stateRunning, stateTerminal}: true, {stateRunning, stateTerminating}: true,
+		{stateTerminal, stateTerminating}: true,
+		{stateTerminating, stateGone}:     true,
+	}
+	for _, from := range all {
+		for _, to := range all {
+			if got := from.canMoveTo(to); got != legal[[2]podState{from, to}] {
+				t.Errorf("%s -> %s allowed = %v", from, to, got)
+			}
+		}
+	}
+	w := &worker{namespace: "default", name: "web", state: stateTerminal}
+	if err := w.moveTo(stateRunning); err == nil || w.state != stateTerminal || err.Error() != "pod default/web: no transition from terminal to running" {
+		t.Errorf("terminal -> running: %v, state %s", err, w.state)
+	}
+	if err := w.moveTo(stateTerminal); err != nil {
+		t.Errorf("staying in a state: %v", err)
+	}
+}
