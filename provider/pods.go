@@ -95,7 +95,7 @@ func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 		byName:  map[string]types.UID{},
 	}
 	if p.volumes == nil {
-		p.volumes = volumes.NewManager(cfg.PodDirs, src, nil)
+		p.volumes = volumes.NewManager(cfg.PodDirs, src, cfg.Allocatable, nil)
 	}
 	if p.clock == nil {
 		p.clock = wallClock{}

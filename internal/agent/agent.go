@@ -123,6 +123,7 @@ func Run(ctx context.Context, cfg Config) error {
 		LogMaxSize:  cfg.ContainerLogMaxSize,
 		LogMaxFiles: cfg.ContainerLogMaxFiles,
 		SeccompRoot: filepath.Join(cfg.RootDir, "seccomp"),
+		BootTime:    hostinfo.BootTime(),
 		NodeName:    cfg.NodeName,
 		HostIP:      nodeIP,
 		NodeMemory:  resources.MemoryBytes,

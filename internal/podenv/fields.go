@@ -1,12 +1,12 @@
 package podenv
 
 import (
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/vk-containerd/vk-containerd/internal/downward"
 )
 
 // fieldRef returns the value of a downward API field of the pod.
@@ -107,88 +107,19 @@ func firstKnownIPs(facts, status []string, single string) []string {
 	return nil
 }
 
-// resourceFieldRef returns a container's resource request or limit divided by
-// the selector's divisor and rounded up. An unset (or zero) cpu, memory or
-// ephemeral-storage limit falls back to the pod-level limit and then to the
-// node's allocatable, as the kubelet does.
+// resourceFieldRef is a container's resource request or limit, as package
+// downward computes it for env and volumes alike.
 func (r *resolver) resourceFieldRef(fs *corev1.ResourceFieldSelector) (string, error) {
 	ctr := r.ctr
 	if fs.ContainerName != "" && fs.ContainerName != ctr.Name {
-		ctr = findContainer(r.pod, fs.ContainerName)
+		ctr = downward.Container(r.pod, fs.ContainerName)
 		if ctr == nil {
 			return "", configErrorf(nil, "container %s not found", fs.ContainerName)
 		}
 	}
-
-	divisor := fs.Divisor
-	if divisor.IsZero() {
-		divisor = resource.MustParse("1")
+	v, err := downward.ResourceValue(r.pod, ctr, fs, r.facts.Allocatable)
+	if err != nil {
+		return "", configErrorf(nil, "%s", err.Error())
 	}
-
-	kind, name, ok := strings.Cut(fs.Resource, ".")
-	if !ok || (kind != "limits" && kind != "requests") {
-		return "", configErrorf(nil, "unsupported container resource: %s", fs.Resource)
-	}
-	res := corev1.ResourceName(name)
-	switch {
-	case res == corev1.ResourceCPU, res == corev1.ResourceMemory, res == corev1.ResourceEphemeralStorage:
-	case strings.HasPrefix(name, corev1.ResourceHugePagesPrefix):
-	default:
-		return "", configErrorf(nil, "unsupported container resource: %s", fs.Resource)
-	}
-
-	var q resource.Quantity
-	if kind == "requests" {
-		q = ctr.Resources.Requests[res]
-	} else {
-		q = r.limit(ctr, res)
-	}
-
-	if res == corev1.ResourceCPU {
-		return strconv.FormatInt(ceilDiv(q.MilliValue(), divisor.MilliValue()), 10), nil
-	}
-	return strconv.FormatInt(ceilDiv(q.Value(), divisor.Value()), 10), nil
-}
-
-// limit returns the container's limit for res, defaulted like the kubelet's
-// downward API: container limit, else pod-level limit, else node allocatable.
-// Hugepages are never defaulted.
-func (r *resolver) limit(ctr *corev1.Container, res corev1.ResourceName) resource.Quantity {
-	if q, ok := ctr.Resources.Limits[res]; ok && !q.IsZero() {
-		return q
-	}
-	if res != corev1.ResourceCPU && res != corev1.ResourceMemory && res != corev1.ResourceEphemeralStorage {
-		return resource.Quantity{}
-	}
-	if r.pod.Spec.Resources != nil {
-		if q, ok := r.pod.Spec.Resources.Limits[res]; ok && !q.IsZero() {
-			return q
-		}
-	}
-	return r.facts.Allocatable[res]
-}
-
-func findContainer(pod *corev1.Pod, name string) *corev1.Container {
-	for i := range pod.Spec.Containers {
-		if pod.Spec.Containers[i].Name == name {
-			return &pod.Spec.Containers[i]
-		}
-	}
-	for i := range pod.Spec.InitContainers {
-		if pod.Spec.InitContainers[i].Name == name {
-			return &pod.Spec.InitContainers[i]
-		}
-	}
-	return nil
-}
-
-// ceilDiv divides two non-negative integers rounding up.
-func ceilDiv(v, d int64) int64 {
-	if d <= 0 {
-		d = 1
-	}
-	if v <= 0 {
-		return 0
-	}
-	return (v-1)/d + 1
+	return v, nil
 }

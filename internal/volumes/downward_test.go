@@ -2,7 +2,6 @@ package volumes
 
 import (
 	"context"
-	"runtime"
 	"strconv"
 	"testing"
 
@@ -89,7 +88,12 @@ func TestDownwardAPIVolume(t *testing.T) {
 	checkFile(t, dir, "labels", "app=\"web\"\ntier=\"back\"", 0o644)
 }
 
-func TestDownwardAPIUnsetLimitIsNodeCapacity(t *testing.T) {
+// testAllocatable is the node's allocatable in the volume tests.
+var testAllocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("3"), corev1.ResourceMemory: resource.MustParse("4Gi")}
+
+// A limit the container does not set is the node's allocatable, the value
+// its environment shows too (package downward).
+func TestDownwardAPIUnsetLimitIsNodeAllocatable(t *testing.T) {
 	m, _, _, _ := newTestManager(t)
 	pod := downwardPod(resField("cpus", "limits.cpu", ""))
 	pod.Spec.Containers[0].Resources = corev1.ResourceRequirements{}
@@ -97,7 +101,7 @@ func TestDownwardAPIUnsetLimitIsNodeCapacity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkFile(t, paths["info"], "cpus", strconv.Itoa(runtime.NumCPU()), 0o644)
+	checkFile(t, paths["info"], "cpus", "3", 0o644)
 }
 
 func TestDownwardAPIErrors(t *testing.T) {

@@ -35,7 +35,7 @@ func (m *Manager) volumeFiles(ctx context.Context, pod *corev1.Pod, ps *podState
 		if err != nil {
 			return nil, time.Time{}, err
 		}
-		return files, time.Time{}, addDownwardAPI(files, pod, v.DownwardAPI.Items, def)
+		return files, time.Time{}, addDownwardAPI(files, pod, v.DownwardAPI.Items, def, m.allocatable)
 	case v.Projected != nil:
 		next, err := m.addProjected(ctx, files, pod, ps, v.Name, v.Projected)
 		return files, next, err
@@ -58,7 +58,7 @@ func (m *Manager) addProjected(ctx context.Context, files map[string]File, pod *
 		case s.Secret != nil:
 			err = m.addSecret(ctx, files, pod.Namespace, s.Secret.Name, s.Secret.Items, def, isTrue(s.Secret.Optional))
 		case s.DownwardAPI != nil:
-			err = addDownwardAPI(files, pod, s.DownwardAPI.Items, def)
+			err = addDownwardAPI(files, pod, s.DownwardAPI.Items, def, m.allocatable)
 		case s.ServiceAccountToken != nil:
 			var tok []byte
 			var renew time.Time

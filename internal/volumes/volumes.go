@@ -52,9 +52,10 @@ type Source interface {
 // Manager materializes pod volumes below a root directory. It is safe for
 // concurrent use; calls for the same pod are serialized.
 type Manager struct {
-	root poddir.Root
-	src  Source
-	now  func() time.Time
+	root        poddir.Root
+	src         Source
+	now         func() time.Time
+	allocatable corev1.ResourceList // the downward API's value of a limit a container does not set
 
 	mu   sync.Mutex
 	pods map[string]*podState
@@ -67,14 +68,15 @@ type podState struct {
 	tokens map[string]*tokenState
 }
 
-// NewManager returns a Manager keeping pod volumes in
-// each pod's volumes directory (package poddir), reading objects and tokens from src.
-// now is the clock used for token lifetimes; nil means time.Now.
-func NewManager(root poddir.Root, src Source, now func() time.Time) *Manager {
+// NewManager returns a Manager keeping pod volumes in each pod's volumes
+// directory (package poddir), reading objects and tokens from src.
+// allocatable is the node's, for downward API limits a container does not
+// set. now is the clock used for token lifetimes; nil means time.Now.
+func NewManager(root poddir.Root, src Source, allocatable corev1.ResourceList, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{root: root, src: src, now: now, pods: make(map[string]*podState)}
+	return &Manager{root: root, src: src, now: now, allocatable: allocatable, pods: make(map[string]*podState)}
 }
 
 // lockPod locks the state of pod uid and returns it with its unlock function.

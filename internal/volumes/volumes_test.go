@@ -97,7 +97,7 @@ func newTestManager(t *testing.T) (*Manager, *fakeSource, *fakeClock, string) {
 	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
 	src := newFakeSource(clock.now)
 	root := t.TempDir()
-	return NewManager(poddir.Root(root), src, clock.now), src, clock, root
+	return NewManager(poddir.Root(root), src, testAllocatable, clock.now), src, clock, root
 }
 
 func testPod(vols ...corev1.Volume) *corev1.Pod {
