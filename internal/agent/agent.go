@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
+	corev1informers "k8s.io/client-go/informers/core/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
@@ -61,26 +62,72 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer rt.Close()
-	network, err := cni.NewNetwork(cfg.CNIConfDir, cfg.CNIBinDirs, filepath.Join(cfg.RootDir, "cni-cache"))
-	if err != nil {
-		return err
-	}
 	nodeIP := cfg.NodeIP
 	if nodeIP == nil {
 		if nodeIP, err = DetectNodeIP(cfg.NodeName); err != nil {
 			return err
 		}
 	}
-	taints, err := provider.ParseTaints(cfg.RegisterWithTaints)
-	if err != nil {
-		return fmt.Errorf("--register-with-taints: %w", err)
-	}
-	resources, err := hostinfo.ReadResources(cfg.RootDir)
+	nodeObj, resources, err := nodeObject(cfg, nodeIP)
 	if err != nil {
 		return err
 	}
+	nodeStatus := provider.NewNodeStatus(ctx, nodeObj, rt)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	broadcaster := record.NewBroadcaster()
+	broadcaster.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events(corev1.NamespaceAll)})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
+
+	pods, err := newPods(ctx, cfg, client, rt, recorder, nodeIP, resources, nodeObj.Status.Allocatable)
+	if err != nil {
+		return err
+	}
+	go pods.WatchExits(ctx)
+	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
+	podInformer := podInformers.Core().V1().Pods()
+	pc, err := newPodController(client, podInformer, recorder, pods)
+	if err != nil {
+		return err
+	}
+	nc, err := node.NewNodeController(nodeStatus, nodeStatus.Node(), client.CoreV1().Nodes(),
+		node.WithNodeEnableLeaseV1(nodeutil.NodeLeaseV1Client(client), node.DefaultLeaseDuration),
+		node.WithNodeStatusUpdateErrorHandler(recreateDeletedNode(client, nodeStatus)),
+	)
+	if err != nil {
+		return fmt.Errorf("node controller: %w", err)
+	}
+	srv, stopCerts, err := kubeletAPI(cfg, client, nodeIP, pods, podInformer)
+	if err != nil {
+		return err
+	}
+	defer stopCerts()
+	listener, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+
+	errc := make(chan error, 3)
+	go func() { errc <- srv.Serve(ctx, listener) }()
+	podInformers.Start(ctx.Done())
+	go func() { errc <- pc.Run(ctx, cfg.PodWorkers) }()
+	return runNode(ctx, cfg, nodeIP, pods, podInformer, pc, nc, errc)
+}
+
+// nodeObject builds the node the agent registers, from cfg and the host.
+func nodeObject(cfg Config, nodeIP net.IP) (*corev1.Node, hostinfo.Resources, error) {
+	taints, err := provider.ParseTaints(cfg.RegisterWithTaints)
+	if err != nil {
+		return nil, hostinfo.Resources{}, fmt.Errorf("--register-with-taints: %w", err)
+	}
+	resources, err := hostinfo.ReadResources(cfg.RootDir)
+	if err != nil {
+		return nil, hostinfo.Resources{}, err
+	}
 	hostname, _ := os.Hostname()
-	nodeObj := provider.NewNodeObject(provider.NodeConfig{
+	return provider.NewNodeObject(provider.NodeConfig{
 		Name:           cfg.NodeName,
 		InternalIP:     nodeIP,
 		Hostname:       hostnameOr(hostname, cfg.NodeName),
@@ -91,34 +138,26 @@ func Run(ctx context.Context, cfg Config) error {
 		Resources:      resources,
 		Identity:       hostinfo.ReadIdentity(),
 		KubeletVersion: version.Version,
-	})
-	nodeStatus := provider.NewNodeStatus(ctx, nodeObj, rt)
+	}), resources, nil
+}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	broadcaster := record.NewBroadcaster()
-	broadcaster.StartRecordingToSink(&corev1client.EventSinkImpl{Interface: client.CoreV1().Events(corev1.NamespaceAll)})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
-
-	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
-	podInformer := podInformers.Core().V1().Pods()
-	// The pod controller insists on Secret, ConfigMap and Service informers for
-	// its own environment resolution, which the agent turns off
-	// (SkipDownwardAPIResolution). This factory is never started, so the node
-	// never watches those cluster-wide kinds.
-	unused := informers.NewSharedInformerFactory(client, 0)
-
+// newPods is the pod provider on containerd, the CNI network and the pod
+// directories under the root directory.
+func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *ctrd.Runtime, recorder record.EventRecorder,
+	nodeIP net.IP, resources hostinfo.Resources, allocatable corev1.ResourceList) (*provider.Pods, error) {
+	network, err := cni.NewNetwork(cfg.CNIConfDir, cfg.CNIBinDirs, filepath.Join(cfg.RootDir, "cni-cache"))
+	if err != nil {
+		return nil, err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the agent's own binary (the containers' log driver): %w", err)
+	}
 	podDirs := poddir.Root(filepath.Join(cfg.RootDir, "pods"))
 	sandboxes := sandbox.NewManager(podDirs, network, poddns.Config{
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, HostResolvConf: cfg.ResolvConf,
 	})
-	self, err := os.Executable()
-	if err != nil {
-		return fmt.Errorf("find the agent's own binary (the containers' log driver): %w", err)
-	}
-	pods := provider.NewPods(ctx, provider.PodsConfig{
+	return provider.NewPods(ctx, provider.PodsConfig{
 		LogDriver:   self,
 		LogMaxSize:  cfg.ContainerLogMaxSize,
 		LogMaxFiles: cfg.ContainerLogMaxFiles,
@@ -127,15 +166,24 @@ func Run(ctx context.Context, cfg Config) error {
 		NodeName:    cfg.NodeName,
 		HostIP:      nodeIP,
 		NodeMemory:  resources.MemoryBytes,
-		Allocatable: nodeObj.Status.Allocatable.DeepCopy(),
+		Allocatable: allocatable.DeepCopy(),
 		Runtime:     rt,
 		Images:      ctrd.NewImages(rt, cfg.RegistryConfigDir),
 		Sandboxes:   sandboxes,
 		PodDirs:     podDirs,
 		Client:      client,
 		Recorder:    recorder,
-	})
-	go pods.WatchExits(ctx)
+	}), nil
+}
+
+// newPodController is virtual-kubelet's pod controller over the pods bound
+// to the node.
+func newPodController(client kubernetes.Interface, podInformer corev1informers.PodInformer, recorder record.EventRecorder, pods *provider.Pods) (*node.PodController, error) {
+	// The pod controller insists on Secret, ConfigMap and Service informers for
+	// its own environment resolution, which the agent turns off
+	// (SkipDownwardAPIResolution). This factory is never started, so the node
+	// never watches those cluster-wide kinds.
+	unused := informers.NewSharedInformerFactory(client, 0)
 	pc, err := node.NewPodController(node.PodControllerConfig{
 		PodClient:                 client.CoreV1(),
 		PodInformer:               podInformer,
@@ -152,16 +200,15 @@ func Run(ctx context.Context, cfg Config) error {
 		DeletePodsFromKubernetesRateLimiter:  queueRateLimiter(),
 	})
 	if err != nil {
-		return fmt.Errorf("pod controller: %w", err)
+		return nil, fmt.Errorf("pod controller: %w", err)
 	}
-	nc, err := node.NewNodeController(nodeStatus, nodeStatus.Node(), client.CoreV1().Nodes(),
-		node.WithNodeEnableLeaseV1(nodeutil.NodeLeaseV1Client(client), node.DefaultLeaseDuration),
-		node.WithNodeStatusUpdateErrorHandler(recreateDeletedNode(client, nodeStatus)),
-	)
-	if err != nil {
-		return fmt.Errorf("node controller: %w", err)
-	}
+	return pc, nil
+}
 
+// kubeletAPI is the node's kubelet API server, with its serving
+// certificate from the files given or, rotated, from the cluster; stop ends
+// the rotation.
+func kubeletAPI(cfg Config, client kubernetes.Interface, nodeIP net.IP, pods *provider.Pods, podInformer corev1informers.PodInformer) (_ *kubeletapi.Server, stop func(), err error) {
 	apiCfg := kubeletapi.Config{
 		Addr:         net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
 		ClientCAFile: cfg.ClientCAFile,
@@ -180,30 +227,31 @@ func Run(ctx context.Context, cfg Config) error {
 			},
 		},
 	}
+	stop = func() {}
 	if cfg.RotateServerCertificates {
 		certs, err := kubeletapi.ServingCertificates(client, cfg.NodeName, []net.IP{nodeIP}, filepath.Join(cfg.RootDir, "pki"))
 		if err != nil {
-			return err
+			return nil, nil, err
 		}
 		certs.Start()
-		defer certs.Stop()
+		stop = certs.Stop
 		apiCfg.CurrentCertificate = certs.Current
 	} else if apiCfg.Certificate, err = kubeletapi.LoadServingCertificate(cfg.TLSCertFile, cfg.TLSPrivateKeyFile, cfg.NodeName, []net.IP{nodeIP}); err != nil {
-		return err
+		return nil, nil, err
 	}
 	srv, err := kubeletapi.New(apiCfg)
 	if err != nil {
-		return err
+		stop()
+		return nil, nil, err
 	}
-	listener, err := srv.Listen()
-	if err != nil {
-		return err
-	}
+	return srv, stop, nil
+}
 
-	errc := make(chan error, 3)
-	go func() { errc <- srv.Serve(ctx, listener) }()
-	podInformers.Start(ctx.Done())
-	go func() { errc <- pc.Run(ctx, cfg.PodWorkers) }()
+// runNode waits for the pod controller, cleans up after pods that are gone,
+// registers the node, and then runs until ctx ends or a component sends
+// its end on errc.
+func runNode(ctx context.Context, cfg Config, nodeIP net.IP, pods *provider.Pods, podInformer corev1informers.PodInformer,
+	pc *node.PodController, nc *node.NodeController, errc chan error) error {
 	select {
 	case <-pc.Ready():
 	case <-pc.Done():
@@ -219,8 +267,7 @@ func Run(ctx context.Context, cfg Config) error {
 			bound[p.UID] = true
 		}
 	}
-	known := func(uid types.UID) bool { return bound[uid] }
-	if err := pods.CollectOrphans(ctx, known); err != nil {
+	if err := pods.CollectOrphans(ctx, func(uid types.UID) bool { return bound[uid] }); err != nil {
 		log.G(ctx).WithError(err).Warn("cleaning up after pods that are gone")
 	}
 	go func() { errc <- nc.Run(ctx) }()
