@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"fmt"
 	"net"
 	"time"
 
@@ -309,101 +308,4 @@ func (in *statusInput) phaseWith(initDone bool) corev1.PodPhase {
 		return corev1.PodSucceeded
 	}
 	return corev1.PodPending
-}
-
-// conditions builds the kubelet's pod conditions and keeps others' ones.
-func (in *statusInput) conditions(st *corev1.PodStatus, initDone bool, now time.Time) []corev1.PodCondition {
-	pod := in.pod
-	ready := initDone
-	var unready, incomplete []string
-	for _, cs := range append(append([]corev1.ContainerStatus{}, st.ContainerStatuses...), sidecarStatuses(pod, st)...) {
-		if !cs.Ready {
-			ready = false
-			unready = append(unready, cs.Name)
-		}
-	}
-	for i, c := range pod.Spec.InitContainers {
-		cs := st.InitContainerStatuses[i]
-		sidecar := c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
-		if (sidecar && (cs.Started == nil || !*cs.Started)) || (!sidecar && (cs.State.Terminated == nil || cs.State.Terminated.ExitCode != 0)) {
-			incomplete = append(incomplete, c.Name)
-		}
-	}
-	if st.Phase == corev1.PodSucceeded || st.Phase == corev1.PodFailed {
-		ready = false
-	}
-	sandboxReady := in.haveSandbox && !in.ended()
-	// The kubelet's messages list the containers in the way, as "[a b]".
-	listed := func(what string, names []string) string {
-		if len(names) == 0 {
-			return ""
-		}
-		return fmt.Sprintf("containers with %s status: %s", what, names)
-	}
-	own := []struct {
-		t       corev1.PodConditionType
-		ok      bool
-		reason  string
-		message string
-	}{
-		{corev1.PodReadyToStartContainers, sandboxReady, "", ""},
-		{corev1.PodInitialized, initDone, "ContainersNotInitialized", listed("incomplete", incomplete)},
-		{corev1.ContainersReady, ready, "ContainersNotReady", listed("unready", unready)},
-		{corev1.PodReady, ready, "ContainersNotReady", listed("unready", unready)},
-	}
-	prev := map[corev1.PodConditionType]corev1.PodCondition{}
-	for _, c := range in.prev.Conditions {
-		prev[c.Type] = c
-	}
-	var out []corev1.PodCondition
-	scheduled := false
-	for _, c := range pod.Status.Conditions {
-		scheduled = scheduled || c.Type == corev1.PodScheduled
-		mine := false
-		for _, o := range own {
-			mine = mine || o.t == c.Type
-		}
-		if !mine {
-			out = append(out, c)
-		}
-	}
-	if !scheduled {
-		// A pod bound by spec.nodeName never met the scheduler; the kubelet
-		// reports it scheduled all the same.
-		out = append(out, corev1.PodCondition{Type: corev1.PodScheduled, Status: corev1.ConditionTrue, LastTransitionTime: in.startTime})
-	}
-	for _, o := range own {
-		c := corev1.PodCondition{Type: o.t, Status: corev1.ConditionFalse, LastTransitionTime: metav1.NewTime(now), ObservedGeneration: pod.Generation}
-		if o.ok {
-			c.Status = corev1.ConditionTrue
-		} else if o.reason != "" && o.t != corev1.PodReadyToStartContainers {
-			c.Reason, c.Message = o.reason, o.message
-		}
-		if o.t == corev1.PodInitialized && initDone && st.Phase == corev1.PodSucceeded {
-			c.Reason = "PodCompleted"
-		}
-		if !o.ok && (o.t == corev1.ContainersReady || o.t == corev1.PodReady) {
-			switch st.Phase {
-			case corev1.PodSucceeded:
-				c.Reason, c.Message = "PodCompleted", ""
-			case corev1.PodFailed:
-				c.Reason, c.Message = "PodFailed", ""
-			}
-		}
-		if p, ok := prev[o.t]; ok && p.Status == c.Status {
-			c.LastTransitionTime = p.LastTransitionTime
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
-func sidecarStatuses(pod *corev1.Pod, st *corev1.PodStatus) []corev1.ContainerStatus {
-	var out []corev1.ContainerStatus
-	for i, c := range pod.Spec.InitContainers {
-		if c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways && i < len(st.InitContainerStatuses) {
-			out = append(out, st.InitContainerStatuses[i])
-		}
-	}
-	return out
 }
