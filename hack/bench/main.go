@@ -92,68 +92,21 @@ func run(ctx context.Context, cs kubernetes.Interface, ns, node, image string, n
 	label := fmt.Sprintf("bench-%d-%d", n, time.Now().UnixNano())
 	list, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "bench=" + label})
 	check(err)
-	events := watchPods(ctx, cs, ns, "bench="+label, list.ResourceVersion)
-	var mu sync.Mutex
-	created, deleted := map[string]time.Time{}, map[string]time.Time{}
-	ready, gone := map[string]time.Duration{}, map[string]time.Duration{}
-	allReady, allGone := make(chan struct{}), make(chan struct{})
-	go func() {
-		for ev := range events {
-			p, ok := ev.Object.(*corev1.Pod)
-			if !ok {
-				continue
-			}
-			now := time.Now()
-			mu.Lock()
-			if t, ok := created[p.Name]; ok && isReady(p) {
-				if _, seen := ready[p.Name]; !seen {
-					ready[p.Name] = now.Sub(t)
-					if len(ready) == n {
-						close(allReady)
-					}
-				}
-			}
-			if t, ok := deleted[p.Name]; ok && ev.Type == watch.Deleted {
-				if _, seen := gone[p.Name]; !seen {
-					gone[p.Name] = now.Sub(t)
-					if len(gone) == n {
-						close(allGone)
-					}
-				}
-			}
-			mu.Unlock()
-		}
-	}()
+	t := newTracker(n)
+	go t.follow(watchPods(ctx, cs, ns, "bench="+label, list.ResourceVersion))
 
-	grace := int64(30)
 	cpu0 := cpuSeconds(pid)
 	start := time.Now()
-	var wg sync.WaitGroup
+	var names []string
 	for i := 0; i < n; i++ {
-		name := fmt.Sprintf("%s-%03d", label, i)
-		pod := &corev1.Pod{
-			ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"bench": label}},
-			Spec: corev1.PodSpec{
-				NodeName:                      node,
-				TerminationGracePeriodSeconds: &grace,
-				Containers: []corev1.Container{{
-					Name: "c", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
-					Command: []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"},
-				}},
-			},
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			mu.Lock()
-			created[name] = time.Now()
-			mu.Unlock()
-			_, err := cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
-			check(err)
-		}()
+		names = append(names, fmt.Sprintf("%s-%03d", label, i))
 	}
-	wg.Wait()
-	waitOrDie(allReady, 5*time.Minute, "pods Ready")
+	forAll(names, func(name string) {
+		t.mark(t.created, name)
+		_, err := cs.CoreV1().Pods(ns).Create(ctx, benchPod(name, label, node, image), metav1.CreateOptions{})
+		check(err)
+	})
+	waitOrDie(t.allReady, 5*time.Minute, "pods Ready")
 	r := Result{Pods: n, AllReadySeconds: time.Since(start).Seconds()}
 	r.PodsPerSecond = float64(n) / r.AllReadySeconds
 	r.AgentCPUCreate = cpuSeconds(pid) - cpu0
@@ -168,24 +121,103 @@ func run(ctx context.Context, cs kubernetes.Interface, ns, node, image string, n
 
 	cpu1 := cpuSeconds(pid)
 	start = time.Now()
-	for name := range created {
-		wg.Add(1)
-		go func(name string) {
-			defer wg.Done()
-			mu.Lock()
-			deleted[name] = time.Now()
-			mu.Unlock()
-			check(cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}))
-		}(name)
-	}
-	wg.Wait()
-	waitOrDie(allGone, 5*time.Minute, "pods gone")
+	forAll(names, func(name string) {
+		t.mark(t.deleted, name)
+		check(cs.CoreV1().Pods(ns).Delete(ctx, name, metav1.DeleteOptions{}))
+	})
+	waitOrDie(t.allGone, 5*time.Minute, "pods gone")
 	r.AllGoneSeconds = time.Since(start).Seconds()
 	r.AgentCPUDelete = cpuSeconds(pid) - cpu1
-	mu.Lock()
-	r.CreateToReady, r.DeleteToGone = summarize(ready), summarize(gone)
-	mu.Unlock()
+	t.mu.Lock()
+	r.CreateToReady, r.DeleteToGone = summarize(t.ready), summarize(t.gone)
+	t.mu.Unlock()
 	return r
+}
+
+// benchPod is one pod of a round: a shell that sleeps and ends on SIGTERM.
+func benchPod(name, label, node, image string) *corev1.Pod {
+	grace := int64(30)
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"bench": label}},
+		Spec: corev1.PodSpec{
+			NodeName:                      node,
+			TerminationGracePeriodSeconds: &grace,
+			Containers: []corev1.Container{{
+				Name: "c", Image: image, ImagePullPolicy: corev1.PullIfNotPresent,
+				Command: []string{"sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"},
+			}},
+		},
+	}
+}
+
+// forAll calls fn for every name at once and waits for all.
+func forAll(names []string, fn func(name string)) {
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(name)
+		}()
+	}
+	wg.Wait()
+}
+
+// tracker times each pod of a round from its create (delete) request to
+// the watch event that shows it Ready (gone).
+type tracker struct {
+	n                 int
+	allReady, allGone chan struct{}
+
+	mu               sync.Mutex // guards the maps
+	created, deleted map[string]time.Time
+	ready, gone      map[string]time.Duration
+}
+
+func newTracker(n int) *tracker {
+	return &tracker{
+		n: n, allReady: make(chan struct{}), allGone: make(chan struct{}),
+		created: map[string]time.Time{}, deleted: map[string]time.Time{},
+		ready: map[string]time.Duration{}, gone: map[string]time.Duration{},
+	}
+}
+
+// mark records now as the request time of name in m.
+func (t *tracker) mark(m map[string]time.Time, name string) {
+	t.mu.Lock()
+	m[name] = time.Now()
+	t.mu.Unlock()
+}
+
+// follow reads pod events until the channel closes.
+func (t *tracker) follow(events <-chan watch.Event) {
+	for ev := range events {
+		p, ok := ev.Object.(*corev1.Pod)
+		if !ok {
+			continue
+		}
+		now := time.Now()
+		t.mu.Lock()
+		if at, ok := t.created[p.Name]; ok && isReady(p) {
+			t.record(t.ready, p.Name, now.Sub(at), t.allReady)
+		}
+		if at, ok := t.deleted[p.Name]; ok && ev.Type == watch.Deleted {
+			t.record(t.gone, p.Name, now.Sub(at), t.allGone)
+		}
+		t.mu.Unlock()
+	}
+}
+
+// record keeps the first duration of name in m and closes all when every
+// pod has one; t.mu is held.
+func (t *tracker) record(m map[string]time.Duration, name string, d time.Duration, all chan struct{}) {
+	if _, seen := m[name]; seen {
+		return
+	}
+	m[name] = d
+	if len(m) == t.n {
+		close(all)
+	}
 }
 
 // watchPods streams pod events from resourceVersion on, watching again from

@@ -54,39 +54,45 @@ ID=busybox
 PRETTY_NAME="busybox stand-in for an Alpine Linux based e2e image"
 `
 
-// conformanceImages builds every image from dir, which holds the static
-// agnhost and nnp binaries and kitten/ with kitten's files.
-func conformanceImages(busybox, dir string) (map[string]v1.Image, error) {
+// suiteLayers are the layers the suite's images are made of.
+type suiteLayers struct {
+	busybox, agnhost, agnhostExtras, kitten, nonewprivs v1.Layer
+}
+
+// buildSuiteLayers makes the layers from busybox and dir, which holds the
+// static agnhost and nnp binaries and kitten/ with kitten's files.
+func buildSuiteLayers(busybox, dir string) (suiteLayers, error) {
+	var l suiteLayers
 	read := func(name string) ([]byte, error) { return os.ReadFile(filepath.Join(dir, name)) }
 	agnhostBin, err := read("agnhost")
 	if err != nil {
-		return nil, err
+		return l, err
 	}
 	nnp, err := read("nnp")
 	if err != nil {
-		return nil, err
+		return l, err
 	}
 	kittenJPG, err := read("kitten/kitten.jpg")
 	if err != nil {
-		return nil, err
+		return l, err
 	}
 	kittenJSON, err := read("kitten/data.json")
 	if err != nil {
-		return nil, err
+		return l, err
 	}
 	bbFiles, err := busyboxFiles(busybox)
 	if err != nil {
-		return nil, err
+		return l, err
 	}
-	bb, err := layerOf(bbFiles)
+	l.busybox, err = layerOf(bbFiles)
 	if err != nil {
-		return nil, err
+		return l, err
 	}
-	agnhostOnly, err := layerOf([]file{{path: "agnhost", mode: 0o755, data: agnhostBin}})
+	l.agnhost, err = layerOf([]file{{path: "agnhost", mode: 0o755, data: agnhostBin}})
 	if err != nil {
-		return nil, err
+		return l, err
 	}
-	agnhostExtras, err := layerOf([]file{
+	l.agnhostExtras, err = layerOf([]file{
 		{path: "agnhost-2", link: "agnhost"},
 		{path: "etc/passwd", mode: 0o644, data: []byte("root:x:0:0:root:/root:/bin/sh\n" +
 			"nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n" +
@@ -103,25 +109,34 @@ func conformanceImages(busybox, dir string) (map[string]v1.Image, error) {
 		{path: "usr/local/bin/curl", mode: 0o755, data: []byte(curlScript)},
 	})
 	if err != nil {
-		return nil, err
+		return l, err
 	}
-	kitten, err := layerOf([]file{
+	l.kitten, err = layerOf([]file{
 		{path: "kitten.jpg", mode: 0o644, data: kittenJPG},
 		{path: "data.json", mode: 0o644, data: kittenJSON},
 	})
 	if err != nil {
-		return nil, err
+		return l, err
 	}
-	nonewprivs, err := layerOf([]file{
+	l.nonewprivs, err = layerOf([]file{
 		{path: "usr", dir: true, mode: 0o755},
 		{path: "usr/local", dir: true, mode: 0o755},
 		{path: "usr/local/bin", dir: true, mode: 0o755},
 		{path: "usr/local/bin/nnp", mode: 0o4755, data: nnp},
 	})
 	if err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// conformanceImages builds every image of the suite (buildSuiteLayers).
+func conformanceImages(busybox, dir string) (map[string]v1.Image, error) {
+	l, err := buildSuiteLayers(busybox, dir)
+	if err != nil {
 		return nil, err
 	}
-
+	bb, agnhostOnly, agnhostExtras, kitten, nonewprivs := l.busybox, l.agnhost, l.agnhostExtras, l.kitten, l.nonewprivs
 	agnhostCfg := func(cmd ...string) v1.Config {
 		return v1.Config{Entrypoint: []string{"/agnhost"}, Cmd: cmd, Env: []string{defaultPath},
 			ExposedPorts: map[string]struct{}{"80/tcp": {}, "8080/tcp": {}, "8081/tcp": {}, "9376/tcp": {}, "5000/tcp": {}}}

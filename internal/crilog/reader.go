@@ -55,18 +55,47 @@ func ParseRecord(line []byte) (Record, error) {
 // Follow it keeps reading new records until done reports true and the file
 // has no more, or ctx ends.
 func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, done func() bool) error {
+	lines, last, lastReader, err := readRecords(path)
+	if err != nil {
+		return err
+	}
+	if last != nil {
+		defer func() { last.Close() }()
+	}
+	if opts.Tail >= 0 && len(lines) > opts.Tail {
+		lines = lines[len(lines)-opts.Tail:]
+	}
+	lw := &limitWriter{w: out, limited: opts.LimitBytes > 0, left: opts.LimitBytes}
+	for _, l := range lines {
+		if err := emit(lw, l, opts); err != nil {
+			return err
+		}
+	}
+	if !opts.Follow || last == nil {
+		return nil
+	}
+	if opts.Following != nil {
+		opts.Following()
+	}
+	return follow(ctx, path, &last, lastReader, lw, opts, done)
+}
+
+// readRecords reads the complete records of path's rotated files and of
+// path, and returns path open where its last complete record ends (nil
+// when there is none), for follow.
+func readRecords(path string) (lines [][]byte, last *os.File, lastReader *bufio.Reader, err error) {
 	files, _ := Rotated(path)
 	files = append(files, path)
-	var lines [][]byte
-	var last *os.File
-	var lastReader *bufio.Reader
 	for i, p := range files {
 		f, err := os.Open(p)
 		if err != nil {
 			if os.IsNotExist(err) {
 				continue
 			}
-			return err
+			if last != nil {
+				last.Close()
+			}
+			return nil, nil, nil, err
 		}
 		br := bufio.NewReader(f)
 		for {
@@ -90,27 +119,16 @@ func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, don
 			f.Close()
 		}
 	}
-	if last != nil {
-		defer func() { last.Close() }()
-	}
-	if opts.Tail >= 0 && len(lines) > opts.Tail {
-		lines = lines[len(lines)-opts.Tail:]
-	}
-	lw := &limitWriter{w: out, limited: opts.LimitBytes > 0, left: opts.LimitBytes}
-	for _, l := range lines {
-		if err := emit(lw, l, opts); err != nil {
-			return err
-		}
-	}
-	if !opts.Follow || last == nil {
-		return nil
-	}
-	if opts.Following != nil {
-		opts.Following()
-	}
+	return lines, last, lastReader, nil
+}
+
+// follow writes the records appended to *last, going on to the file the
+// writer starts when it rotates (*last then changes), until done reports
+// true and nothing is left, or ctx ends.
+func follow(ctx context.Context, path string, last **os.File, r *bufio.Reader, lw *limitWriter, opts Options, done func() bool) error {
 	var pending []byte
 	for {
-		l, err := lastReader.ReadBytes('\n')
+		l, err := r.ReadBytes('\n')
 		pending = append(pending, l...)
 		if len(pending) > 0 && pending[len(pending)-1] == '\n' {
 			if err := emit(lw, pending[:len(pending)-1], opts); err != nil {
@@ -125,16 +143,16 @@ func ReadLogs(ctx context.Context, path string, opts Options, out io.Writer, don
 		if len(pending) == 0 {
 			// The writer rotated the file: what is left of the old one has
 			// been read, so go on with the one written after it.
-			if f := nextFile(last, path); f != nil {
-				last.Close()
-				last = f
-				lastReader.Reset(f)
+			if f := nextFile(*last, path); f != nil {
+				(*last).Close()
+				*last = f
+				r.Reset(f)
 				continue
 			}
 		}
 		if done() {
 			// One more pass catches what was written just before the exit.
-			if rest, _ := io.ReadAll(lastReader); len(rest) > 0 {
+			if rest, _ := io.ReadAll(r); len(rest) > 0 {
 				pending = append(pending, rest...)
 				continue
 			}

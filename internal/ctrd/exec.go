@@ -48,17 +48,8 @@ func (r *Runtime) Exec(ctx context.Context, id string, args []string, eio ExecIO
 	pspec.Args = args
 	pspec.Terminal = eio.TTY
 	if eio.TTY {
-		// Start the process with the client's terminal size, which the
-		// client sends first thing: a program that reads it at once (stty,
-		// top) would otherwise see an empty terminal.
-		select {
-		case size, ok := <-eio.Resize:
-			if ok {
-				pspec.ConsoleSize = &specs.Box{Width: uint(size[0]), Height: uint(size[1])}
-			}
-		case <-time.After(initialSizeWait):
-		case <-ctx.Done():
-			return 0, ctx.Err()
+		if err := waitInitialSize(ctx, &pspec, eio.Resize); err != nil {
+			return 0, err
 		}
 	}
 	// The shim holds the stdin FIFO open for writing too, so the end of the
@@ -94,14 +85,36 @@ func (r *Runtime) Exec(ctx context.Context, id string, args []string, eio ExecIO
 	if err := process.Start(bg); err != nil {
 		return 0, fmt.Errorf("start %v: %w", args, err)
 	}
+	return serveExec(ctx, bg, process, exited, stdinDone, eio.Resize)
+}
+
+// waitInitialSize starts the process with the client's terminal size, which
+// the client sends first thing: a program that reads it at once (stty, top)
+// would otherwise see an empty terminal.
+func waitInitialSize(ctx context.Context, pspec *specs.Process, resize <-chan [2]uint16) error {
+	select {
+	case size, ok := <-resize:
+		if ok {
+			pspec.ConsoleSize = &specs.Box{Width: uint(size[0]), Height: uint(size[1])}
+		}
+	case <-time.After(initialSizeWait):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// serveExec passes the end of stdin and terminal resizes to a started exec
+// process until it exits, and kills it when ctx (the client) ends.
+func serveExec(ctx, bg context.Context, process client.Process, exited <-chan client.ExitStatus, stdinDone chan struct{}, resize <-chan [2]uint16) (int, error) {
 	for {
 		select {
 		case <-stdinDone:
 			stdinDone = nil
 			_ = process.CloseIO(bg, client.WithStdinCloser)
-		case size, ok := <-eio.Resize:
+		case size, ok := <-resize:
 			if !ok {
-				eio.Resize = nil
+				resize = nil
 				continue
 			}
 			_ = process.Resize(bg, uint32(size[0]), uint32(size[1]))
