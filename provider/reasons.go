@@ -64,6 +64,9 @@ var reasons = []struct {
 	{ctrd.ErrPull, ReasonErrImagePull},
 	{errImageLookup, ReasonErrImagePull},
 	{podenv.ErrConfig, ReasonCreateConfigError},
+	// The kubelet gives the same reason when the API does not answer while
+	// it builds the environment; the class still says it will pass.
+	{podenv.ErrSource, ReasonCreateConfigError},
 	{ctrd.ErrStart, ReasonRunContainerError},
 	{errRunContainer, ReasonRunContainerError},
 	{ctrd.ErrImageConfig, ReasonCreateContainerError},

@@ -49,24 +49,36 @@ type Facts struct {
 // CreateContainerConfigError. Transient API errors do not wrap it.
 var ErrConfig = errors.New("container configuration error")
 
-// configError carries a kubelet-style message and wraps both ErrConfig and the
-// underlying cause, if any.
-type configError struct {
+// ErrSource is wrapped by every error of the API source itself (it did not
+// answer, it refused): not the pod's fault, and gone on a later try.
+var ErrSource = errors.New("configuration source unavailable")
+
+// sourceErrorf is an error of the source: its text is the kubelet's, and it
+// wraps ErrSource and the cause.
+func sourceErrorf(cause error, format string, args ...any) error {
+	return &classError{class: ErrSource, msg: fmt.Sprintf(format, args...), cause: cause}
+}
+
+// classError is an error of one class, with a kubelet-style message.
+type classError struct {
+	class error
 	msg   string
 	cause error
 }
 
-func (e *configError) Error() string { return e.msg }
+func (e *classError) Error() string { return e.msg }
 
-func (e *configError) Unwrap() []error {
+func (e *classError) Unwrap() []error {
 	if e.cause == nil {
-		return []error{ErrConfig}
+		return []error{e.class}
 	}
-	return []error{ErrConfig, e.cause}
+	return []error{e.class, e.cause}
 }
 
+// configErrorf is an error of the pod's configuration: its text is the
+// kubelet's, and it wraps ErrConfig and the cause, if any.
 func configErrorf(cause error, format string, args ...any) error {
-	return &configError{msg: fmt.Sprintf(format, args...), cause: cause}
+	return &classError{class: ErrConfig, msg: fmt.Sprintf(format, args...), cause: cause}
 }
 
 // envList is an ordered set of variables: a name keeps the position of its
@@ -267,7 +279,7 @@ func (r *resolver) configMap(ctx context.Context, name string) (*corev1.ConfigMa
 		if apierrors.IsNotFound(err) {
 			return nil, configErrorf(err, "configmap %q not found", name)
 		}
-		return nil, fmt.Errorf("couldn't get configMap %s/%s: %w", r.pod.Namespace, name, err)
+		return nil, sourceErrorf(err, "couldn't get configMap %s/%s: %v", r.pod.Namespace, name, err)
 	}
 	r.configMaps[name] = cm
 	return cm, nil
@@ -289,7 +301,7 @@ func (r *resolver) secret(ctx context.Context, name string) (*corev1.Secret, err
 		if apierrors.IsNotFound(err) {
 			return nil, configErrorf(err, "secret %q not found", name)
 		}
-		return nil, fmt.Errorf("couldn't get secret %s/%s: %w", r.pod.Namespace, name, err)
+		return nil, sourceErrorf(err, "couldn't get secret %s/%s: %v", r.pod.Namespace, name, err)
 	}
 	r.secrets[name] = s
 	return s, nil
