@@ -64,3 +64,27 @@ func TestContainer(t *testing.T) {
 		t.Error("Container finds the wrong container")
 	}
 }
+
+func TestMetadata(t *testing.T) {
+	pod := &corev1.Pod{}
+	pod.Name, pod.Namespace, pod.UID = "web", "ns1", "uid-1"
+	pod.Labels = map[string]string{"app": "web"}
+	pod.Annotations = map[string]string{"example.com/note": "hi"}
+	for path, want := range map[string]string{
+		"metadata.name": "web", "metadata.namespace": "ns1", "metadata.uid": "uid-1",
+		"metadata.labels['app']": "web", "metadata.labels['missing']": "",
+		"metadata.annotations['example.com/note']": "hi",
+	} {
+		if got, ok, err := Metadata(pod, path); !ok || err != nil || got != want {
+			t.Errorf("Metadata(%s) = %q, %v, %v; want %q", path, got, ok, err, want)
+		}
+	}
+	for _, bad := range []string{"metadata.labels['bad key!']", "metadata.name['x']"} {
+		if _, ok, err := Metadata(pod, bad); !ok || err == nil {
+			t.Errorf("Metadata(%s): ok %v err %v, want an error", bad, ok, err)
+		}
+	}
+	if _, ok, _ := Metadata(pod, "spec.nodeName"); ok {
+		t.Error("spec.nodeName is not metadata")
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/vk-containerd/vk-containerd/internal/downward"
 )
@@ -16,30 +15,14 @@ func (r *resolver) fieldRef(fs *corev1.ObjectFieldSelector) (string, error) {
 	}
 	pod := r.pod
 	path := fs.FieldPath
-
-	if base, key, ok := splitSubscript(path); ok {
-		switch base {
-		case "metadata.labels":
-			if errs := validation.IsQualifiedName(key); len(errs) != 0 {
-				return "", configErrorf(nil, "invalid key subscript in %s: %s", path, strings.Join(errs, ";"))
-			}
-			return pod.Labels[key], nil
-		case "metadata.annotations":
-			if errs := validation.IsQualifiedName(strings.ToLower(key)); len(errs) != 0 {
-				return "", configErrorf(nil, "invalid key subscript in %s: %s", path, strings.Join(errs, ";"))
-			}
-			return pod.Annotations[key], nil
+	if v, ok, err := downward.Metadata(pod, path); ok {
+		if err != nil {
+			return "", configErrorf(nil, "%s", err.Error())
 		}
-		return "", configErrorf(nil, "field label does not support subscript: %s", path)
+		return v, nil
 	}
 
 	switch path {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
 	case "spec.nodeName", "spec.host":
 		if pod.Spec.NodeName != "" {
 			return pod.Spec.NodeName, nil
@@ -63,18 +46,6 @@ func (r *resolver) fieldRef(fs *corev1.ObjectFieldSelector) (string, error) {
 		return strings.Join(r.hostIPs(), ","), nil
 	}
 	return "", configErrorf(nil, "unsupported fieldPath: %s", path)
-}
-
-// splitSubscript splits "metadata.labels['key']" into its path and key.
-func splitSubscript(path string) (base, key string, ok bool) {
-	if !strings.HasSuffix(path, "']") {
-		return path, "", false
-	}
-	base, key, ok = strings.Cut(strings.TrimSuffix(path, "']"), "['")
-	if !ok || base == "" {
-		return path, "", false
-	}
-	return base, key, true
 }
 
 func (r *resolver) podIPs() []string {

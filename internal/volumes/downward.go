@@ -38,19 +38,17 @@ func addDownwardAPI(files map[string]File, pod *corev1.Pod, items []corev1.Downw
 	return nil
 }
 
-// podFieldValue returns the value of a pod metadata field usable in volumes.
+// podFieldValue returns the value of a pod metadata field usable in
+// volumes: those of package downward, and the whole label and annotation maps.
 func podFieldValue(pod *corev1.Pod, fieldPath string) (string, error) {
 	switch fieldPath {
-	case "metadata.name":
-		return pod.Name, nil
-	case "metadata.namespace":
-		return pod.Namespace, nil
-	case "metadata.uid":
-		return string(pod.UID), nil
 	case "metadata.labels":
 		return formatMap(pod.Labels), nil
 	case "metadata.annotations":
 		return formatMap(pod.Annotations), nil
+	}
+	if v, ok, err := downward.Metadata(pod, fieldPath); ok {
+		return v, err
 	}
 	return "", fmt.Errorf("unsupported fieldPath %q", fieldPath)
 }
