@@ -53,6 +53,7 @@ type fakeRuntime struct {
 	failStart  map[string]error // by container name: StartContainer fails
 	failList   error            // ListContainers fails
 	stopCode   uint32           // exit code on the stop signal
+	exits      chan string      // what Exits streams
 	starts     []string         // ids, in start order
 	signals    []string         // "id signal"
 }
@@ -173,9 +174,11 @@ func (f *fakeRuntime) StartContainerStreams(context.Context, string, ctrd.Stream
 func (f *fakeRuntime) AttachStreams(context.Context, string, ctrd.Streams) (func(), error) {
 	return nil, errNotFaked
 }
-func (f *fakeRuntime) CloseStdin(context.Context, string) error                      { return errNotFaked }
-func (f *fakeRuntime) ResizeTTY(context.Context, string, uint16, uint16) error       { return errNotFaked }
-func (f *fakeRuntime) Exits(context.Context) (<-chan string, <-chan error)           { return nil, nil }
+func (f *fakeRuntime) CloseStdin(context.Context, string) error                { return errNotFaked }
+func (f *fakeRuntime) ResizeTTY(context.Context, string, uint16, uint16) error { return errNotFaked }
+func (f *fakeRuntime) Exits(context.Context) (<-chan string, <-chan error) {
+	return f.exits, make(chan error)
+}
 func (f *fakeRuntime) TaskUsages(context.Context) (map[string]ctrd.TaskUsage, error) { return nil, nil }
 func (f *fakeRuntime) ContainerLabels(context.Context) (map[string]map[string]string, error) {
 	return nil, nil

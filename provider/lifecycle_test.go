@@ -434,3 +434,24 @@ func TestStateMachine(t *testing.T) {
 		t.Errorf("staying in a state: %v", err)
 	}
 }
+
+// A task exit from containerd's event stream kicks the worker of its pod.
+func TestWatchExitsKicksTheWorker(t *testing.T) {
+	n := newNode(t)
+	n.rt.exits = make(chan string)
+	w := n.worker(n.pods, appPod(corev1.RestartPolicyAlways, nil, "app"))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go n.pods.WatchExits(ctx)
+	kicked := func(what string) {
+		t.Helper()
+		select {
+		case <-w.kickc:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no kick after %s", what)
+		}
+	}
+	kicked("subscribing") // exits may have been missed before
+	n.rt.exits <- containerID(testUID, "app", 3)
+	kicked("the exit of one of the pod's containers")
+}

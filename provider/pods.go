@@ -242,7 +242,7 @@ func (p *Pods) WatchExits(ctx context.Context) {
 		}
 		select {
 		case <-ctx.Done():
-		case <-timeAfter(reconnectPause):
+		case <-time.After(reconnectPause):
 		}
 	}
 }

@@ -26,8 +26,6 @@ const (
 	volumeRefreshPeriod = time.Minute
 )
 
-var timeAfter = time.After
-
 // worker owns one pod: its sandbox, its containers and its status. It runs
 // passes (sync), each triggered by a kick (a new spec, a deletion, a
 // container exit, a probe result) or its own timer (a back-off ending). A
