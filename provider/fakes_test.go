@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/containerd/containerd/v2/pkg/oci"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 	"github.com/vk-containerd/vk-containerd/internal/poddir"
+	"github.com/vk-containerd/vk-containerd/internal/podspec"
 	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
@@ -94,7 +94,7 @@ func copyLabels(in map[string]string) map[string]string {
 	return out
 }
 
-func (f *fakeRuntime) CreateContainer(_ context.Context, id string, img ctrd.Image, labels map[string]string, opts ...oci.SpecOpts) error {
+func (f *fakeRuntime) CreateContainer(_ context.Context, id string, img ctrd.Image, labels map[string]string, opts ...podspec.Option) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.containers[id]; ok {

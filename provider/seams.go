@@ -6,10 +6,10 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/containerd/containerd/v2/pkg/oci"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/podspec"
 	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
@@ -20,7 +20,7 @@ import (
 // containers creates, starts, stops and removes the containers of pods.
 type containers interface {
 	ListContainers(ctx context.Context, filters ...string) ([]ctrd.ContainerStatus, error)
-	CreateContainer(ctx context.Context, id string, img ctrd.Image, labels map[string]string, opts ...oci.SpecOpts) error
+	CreateContainer(ctx context.Context, id string, img ctrd.Image, labels map[string]string, opts ...podspec.Option) error
 	StartContainer(ctx context.Context, id string, logURI *url.URL) (uint32, error)
 	SignalContainer(ctx context.Context, id string, sig syscall.Signal) error
 	RemoveContainer(ctx context.Context, id string) error

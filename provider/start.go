@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/distribution/reference"
 	imagespec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
@@ -195,7 +194,7 @@ func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (ctrd.Cre
 }
 
 // specOpts builds the OCI spec options of container c in the pod's sandbox.
-func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig) ([]oci.SpecOpts, error) {
+func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig) ([]podspec.Option, error) {
 	facts := podenv.Facts{NodeName: w.p.cfg.NodeName, Allocatable: w.p.cfg.Allocatable}
 	for _, ip := range w.sb.IPs {
 		facts.PodIPs = append(facts.PodIPs, ip.String())
@@ -241,7 +240,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	if pod.Spec.HostNetwork {
 		netNS, utsNS = "", ""
 	}
-	opts := []oci.SpecOpts{
+	opts := []podspec.Option{
 		podspec.WithCommand(img, expandAll(c.Command, vars), expandAll(c.Args, vars)),
 		podspec.WithEnv(img, env),
 		podspec.WithWorkingDir(img, c.WorkingDir),
@@ -250,7 +249,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		podspec.WithOOMScoreAdj(oomScoreAdj(pod, c, w.p.cfg.NodeMemory)),
 		// The runc shim reads its group from the spec's annotations: every
 		// container of the pod then runs under one shim.
-		oci.WithAnnotations(map[string]string{ctrd.LabelShimGroup: string(pod.UID)}),
+		podspec.WithAnnotations(map[string]string{ctrd.LabelShimGroup: string(pod.UID)}),
 	}
 	opts = append(opts, podspec.WithSecurity(pod.Spec.SecurityContext, c.SecurityContext)...)
 	opts = append(opts, podspec.WithSysctls(pod.Spec.SecurityContext),
@@ -262,7 +261,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		}
 	}
 	if c.TTY {
-		opts = append(opts, oci.WithTTY)
+		opts = append(opts, podspec.WithTTY())
 	}
 	return opts, nil
 }

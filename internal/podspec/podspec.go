@@ -17,6 +17,17 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
+// Option changes a container's OCI spec. It is containerd's oci.SpecOpts,
+// named here so that callers of this package need not import containerd.
+type Option = oci.SpecOpts
+
+// WithAnnotations adds annotations to the spec (the runc shim reads its
+// group from one).
+func WithAnnotations(a map[string]string) Option { return oci.WithAnnotations(a) }
+
+// WithTTY gives the container's process a terminal.
+func WithTTY() Option { return oci.WithTTY }
+
 // WithCommand sets the process args the way the kubelet merges a container's
 // command and args with the image's Entrypoint and Cmd:
 // command replaces Entrypoint and drops Cmd; args replace Cmd.
