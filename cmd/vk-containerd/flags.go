@@ -12,13 +12,12 @@ import (
 	logruslogger "github.com/virtual-kubelet/virtual-kubelet/log/logrus"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/vk-containerd/vk-containerd/internal/agent"
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
 // options are the parsed command line.
 type options struct {
-	config      agent.Config
+	config      Config
 	verbosity   int
 	showVersion bool
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/pflag"
 
-	"github.com/vk-containerd/vk-containerd/internal/agent"
 	"github.com/vk-containerd/vk-containerd/internal/crilog"
 	"github.com/vk-containerd/vk-containerd/internal/version"
 )
@@ -43,7 +42,7 @@ func run(args []string) int {
 	setupLogging(opts.verbosity)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := agent.Run(ctx, opts.config); err != nil {
+	if err := Run(ctx, opts.config); err != nil {
 		fmt.Fprintf(os.Stderr, "vk-containerd: %v\n", err)
 		return 1
 	}

@@ -1,7 +1,9 @@
-// Package agent wires vk-containerd together: the API client, the containerd
-// runtime, the CNI network, the node and pod controllers of virtual-kubelet and
-// the kubelet API server. Embedders build a Config and call Run.
-package agent
+package main
+
+// This file and agent.go wire vk-containerd together: the API client, the
+// containerd runtime, the CNI network, the node and pod controllers of
+// virtual-kubelet and the kubelet API server. main builds a Config from the
+// flags and calls Run.
 
 import (
 	"errors"
