@@ -52,9 +52,11 @@ type fakeRuntime struct {
 	containers map[string]*ctrd.ContainerStatus
 	failStart  map[string]error // by container name: StartContainer fails
 	failList   error            // ListContainers fails
+	failLabels error            // SetContainerLabels fails
 	stopCode   uint32           // exit code on the stop signal
 	exits      chan string      // what Exits streams
 	starts     []string         // ids, in start order
+	startCalls int              // StartContainer calls, failed ones too
 	signals    []string         // "id signal"
 }
 
@@ -107,6 +109,7 @@ func (f *fakeRuntime) CreateContainer(_ context.Context, id string, img ctrd.Ima
 func (f *fakeRuntime) StartContainer(_ context.Context, id string, _ *url.URL) (uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.startCalls++
 	c, ok := f.containers[id]
 	if !ok {
 		return 0, fmt.Errorf("%w: no container %s", ctrd.ErrStart, id)
@@ -143,6 +146,9 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 func (f *fakeRuntime) SetContainerLabels(_ context.Context, id string, labels map[string]string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.failLabels != nil {
+		return f.failLabels
+	}
 	c, ok := f.containers[id]
 	if !ok {
 		return fmt.Errorf("no container %s", id)

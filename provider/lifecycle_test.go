@@ -362,6 +362,34 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("a start error that cannot be recorded waits for the retry pause", func(t *testing.T) {
+		n := newNode(t)
+		n.rt.failStart["app"] = errors.New("exec format error")
+		n.rt.failLabels = errors.New("containerd: deadline exceeded")
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.images.present[testImage] = true
+		if wake := n.settle(w); wake != retryPause { // settle fails if the worker loops
+			t.Errorf("wake = %v, want the retry pause", wake)
+		}
+		cs := containerState(t, n.last(), "app")
+		if cs.State.Waiting == nil || cs.State.Waiting.Reason != ReasonRunContainerError {
+			t.Errorf("state = %+v, want waiting RunContainerError", cs.State)
+		}
+		if n.rt.startCalls != 1 {
+			t.Errorf("start calls = %d, want 1", n.rt.startCalls)
+		}
+		n.settle(w) // within the pause: no new try
+		if n.rt.startCalls != 1 {
+			t.Errorf("start calls within the pause = %d, want 1", n.rt.startCalls)
+		}
+		n.clock.advance(retryPause)
+		n.settle(w)
+		if n.rt.startCalls != 2 {
+			t.Errorf("start calls after the pause = %d, want 2", n.rt.startCalls)
+		}
+	})
+
 	t.Run("a forbidden sysctl: refused before anything starts", func(t *testing.T) {
 		n := newNode(t)
 		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
@@ -454,4 +482,48 @@ func TestWatchExitsKicksTheWorker(t *testing.T) {
 	kicked("subscribing") // exits may have been missed before
 	n.rt.exits <- containerID(testUID, "app", 3)
 	kicked("the exit of one of the pod's containers")
+}
+
+// A pod that had ended before the agent started is held, not restarted, and
+// released when it is deleted.
+func TestAdoptTerminal(t *testing.T) {
+	n := newNode(t)
+	pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+	deadline := int64(1)
+	pod.Spec.ActiveDeadlineSeconds = &deadline
+	w := n.worker(n.pods, pod)
+	n.running(w, pod)
+	n.clock.advance(2 * time.Second)
+	n.settle(w) // DeadlineExceeded: Failed, container stopped
+	ended := pod.DeepCopy()
+	ended.Status = n.last()
+	if ended.Status.Phase != corev1.PodFailed {
+		t.Fatalf("phase %s, want Failed", ended.Status.Phase)
+	}
+	starts := len(n.rt.starts)
+
+	restarted := n.newPods() // the agent again; the pod controller skips Failed pods
+	w2 := restarted.adoptTerminal(ended)
+	if w2 == nil || w2.state != stateTerminal {
+		t.Fatalf("adopted worker %v", w2)
+	}
+	n.settle(w2)
+	if len(n.rt.starts) != starts || n.rt.count() != 1 {
+		t.Errorf("the terminal pod was touched: %d starts (want %d), %d containers", len(n.rt.starts), starts, n.rt.count())
+	}
+	if err := restarted.DeletePod(context.Background(), ended); err != nil {
+		t.Fatal(err)
+	}
+	n.settle(w2)
+	if w2.state != stateGone || n.rt.count() != 0 || n.sandboxes.live[string(testUID)] {
+		t.Errorf("after deletion: state %s, %d containers, sandbox %v", w2.state, n.rt.count(), n.sandboxes.live)
+	}
+	if st := n.last(); st.Reason != ReasonDeadlineExceeded || st.Phase != corev1.PodFailed {
+		t.Errorf("final status %s/%q, want Failed with the reason it ended with", st.Phase, st.Reason)
+	}
+	running := appPod(corev1.RestartPolicyAlways, nil, "app")
+	running.UID = "other-uid"
+	if restarted.adoptTerminal(running) != nil {
+		t.Error("a pod that has not ended was adopted")
+	}
 }

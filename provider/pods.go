@@ -107,17 +107,54 @@ func nameKey(namespace, name string) string { return namespace + "/" + name }
 
 // CreatePod starts a worker for the pod; the work happens in the background.
 func (p *Pods) CreatePod(_ context.Context, pod *corev1.Pod) error {
+	if w, added := p.add(pod, stateCreating); added {
+		go w.run(p.ctx)
+	}
+	return nil
+}
+
+// AdoptTerminal gives a worker to a pod that had ended (Succeeded or
+// Failed) before the agent started. The pod controller does not hand such
+// pods to the provider, but their containers and sandbox are still on the
+// node: the worker holds them, restarts nothing, and releases them when
+// the pod is deleted.
+func (p *Pods) AdoptTerminal(pod *corev1.Pod) {
+	if w := p.adoptTerminal(pod); w != nil {
+		go w.run(p.ctx)
+	}
+}
+
+// adoptTerminal registers the terminal worker of AdoptTerminal, or returns
+// nil when the pod has not ended or has a worker.
+func (p *Pods) adoptTerminal(pod *corev1.Pod) *worker {
+	if pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed {
+		return nil
+	}
+	w, added := p.add(pod, stateTerminal)
+	if !added {
+		return nil
+	}
+	w.failure = failure{pod.Status.Reason, pod.Status.Message}
+	if pod.Status.StartTime != nil {
+		w.startTime = *pod.Status.StartTime
+	}
+	return w
+}
+
+// add registers a new worker for pod in state, or hands the pod to the
+// worker it has and reports false.
+func (p *Pods) add(pod *corev1.Pod, state podState) (*worker, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if w, ok := p.workers[pod.UID]; ok {
 		w.update(pod)
-		return nil
+		return w, false
 	}
 	w := newWorker(p, pod)
+	w.state = state
 	p.workers[pod.UID] = w
 	p.byName[nameKey(pod.Namespace, pod.Name)] = pod.UID
-	go w.run(p.ctx)
-	return nil
+	return w, true
 }
 
 // UpdatePod hands the worker the pod's new spec.

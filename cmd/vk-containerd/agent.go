@@ -259,12 +259,14 @@ func runNode(ctx context.Context, cfg Config, nodeIP net.IP, pods *provider.Pods
 	case <-ctx.Done():
 		return nil
 	}
-	// Pods deleted while the agent was down left containers and sandboxes
-	// that no pod of the node owns now.
+	// Pods that ended before the agent started get a worker, which releases
+	// them at deletion; pods deleted while the agent was down left
+	// containers and sandboxes that no pod of the node owns now.
 	bound := map[types.UID]bool{}
 	if all, err := podInformer.Lister().List(labels.Everything()); err == nil {
 		for _, p := range all {
 			bound[p.UID] = true
+			pods.AdoptTerminal(p)
 		}
 	}
 	if err := pods.CollectOrphans(ctx, func(uid types.UID) bool { return bound[uid] }); err != nil {

@@ -72,7 +72,8 @@ func attachment(pod *corev1.Pod, netns string) cni.Attachment {
 }
 
 // Ensure builds the pod's sandbox, or returns the one already built (after an
-// agent restart too). On error nothing new is left behind.
+// agent restart too). On error nothing new is left behind, and a sandbox
+// built before is left as it was.
 func (m *Manager) Ensure(ctx context.Context, pod *corev1.Pod) (_ *Sandbox, err error) {
 	if err := poddir.CheckUID(string(pod.UID)); err != nil {
 		return nil, err
@@ -81,13 +82,17 @@ func (m *Manager) Ensure(ctx context.Context, pod *corev1.Pod) (_ *Sandbox, err 
 	if err := os.MkdirAll(dir.Path(), 0o750); err != nil {
 		return nil, err
 	}
+	// A sandbox whose namespaces are pinned already was built by an earlier
+	// call (or run of the agent) and may hold running containers: a failure
+	// now leaves it as it is. Only a sandbox this call began is undone.
+	adopted := pinned(cni.NamespacesIn(dir.Namespaces()))
 	ns, err := cni.PinNamespaces(dir.Namespaces(), poddns.Hostname(pod))
 	if err != nil {
 		return nil, err
 	}
 	sb := &Sandbox{Dir: dir, Namespaces: ns, HostNetwork: pod.Spec.HostNetwork}
 	defer func() {
-		if err != nil {
+		if err != nil && !adopted {
 			err = errors.Join(err, m.Remove(context.WithoutCancel(ctx), pod))
 		}
 	}()
@@ -105,6 +110,11 @@ func (m *Manager) Ensure(ctx context.Context, pod *corev1.Pod) (_ *Sandbox, err 
 		return nil, err
 	}
 	return sb, nil
+}
+
+// pinned reports whether all of ns are pinned.
+func pinned(ns cni.Namespaces) bool {
+	return cni.Pinned(ns.Net) && cni.Pinned(ns.IPC) && cni.Pinned(ns.UTS)
 }
 
 func (m *Manager) writeEtc(pod *corev1.Pod, sb *Sandbox) error {

@@ -150,3 +150,33 @@ func TestRefusesUIDsThatAreNotPlainNames(t *testing.T) {
 		t.Error("Remove accepted a UID with a path in it")
 	}
 }
+
+// A sandbox built before (a running pod, after an agent restart) is kept
+// when a later Ensure fails: its namespaces stay pinned and its address
+// attached.
+func TestEnsureKeepsAnAdoptedSandboxOnFailure(t *testing.T) {
+	roottest.Require(t)
+	ctx := context.Background()
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	if err := os.WriteFile(resolv, []byte("nameserver 10.0.0.53\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fn := &fakeNetwork{attached: map[string]bool{}}
+	m, _ := newTestManager(t, fn, resolv)
+	pod := sandboxPod("000000000003")
+	pod.Spec.DNSPolicy = corev1.DNSDefault
+	sb, err := m.Ensure(ctx, pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Remove(ctx, pod)
+	if err := os.Remove(resolv); err != nil { // the next Ensure cannot write resolv.conf
+		t.Fatal(err)
+	}
+	if _, err := m.Ensure(ctx, pod); err == nil {
+		t.Fatal("Ensure succeeded without the host's resolv.conf")
+	}
+	if !cni.Pinned(sb.Namespaces.Net) || !fn.attached[string(pod.UID)] || fn.teardowns != 0 {
+		t.Errorf("adopted sandbox torn down: net pinned %v, attached %v, teardowns %d", cni.Pinned(sb.Namespaces.Net), fn.attached, fn.teardowns)
+	}
+}
