@@ -62,21 +62,29 @@ func newTestManager(t *testing.T, net *fakeNetwork, hostResolv string) (*Manager
 	return NewManager(root, net, poddns.Config{ClusterDomain: "cluster.local", HostResolvConf: hostResolv}), root
 }
 
-func TestEnsureAndRemove(t *testing.T) {
-	roottest.Require(t)
-	ctx := context.Background()
-	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+// ensured is a sandbox built for a DNSDefault pod, with the host
+// resolv.conf it read.
+func ensured(t *testing.T, uid string) (resolv string, fn *fakeNetwork, m *Manager, root poddir.Root, pod *corev1.Pod, sb *Sandbox) {
+	t.Helper()
+	resolv = filepath.Join(t.TempDir(), "resolv.conf")
 	if err := os.WriteFile(resolv, []byte("nameserver 10.0.0.53\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	fn := &fakeNetwork{attached: map[string]bool{}}
-	m, root := newTestManager(t, fn, resolv)
-	pod := sandboxPod("000000000001")
+	fn = &fakeNetwork{attached: map[string]bool{}}
+	m, root = newTestManager(t, fn, resolv)
+	pod = sandboxPod(uid)
 	pod.Spec.DNSPolicy = corev1.DNSDefault
-	sb, err := m.Ensure(ctx, pod)
+	sb, err := m.Ensure(context.Background(), pod)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return resolv, fn, m, root, pod, sb
+}
+
+func TestEnsureAndRemove(t *testing.T) {
+	roottest.Require(t)
+	ctx := context.Background()
+	_, fn, m, root, pod, sb := ensured(t, "000000000001")
 	if len(sb.IPs) != 1 || !cni.Pinned(sb.Namespaces.Net) || !cni.Pinned(sb.Namespaces.UTS) {
 		t.Fatalf("sandbox = %+v", sb)
 	}
@@ -157,18 +165,7 @@ func TestRefusesUIDsThatAreNotPlainNames(t *testing.T) {
 func TestEnsureKeepsAnAdoptedSandboxOnFailure(t *testing.T) {
 	roottest.Require(t)
 	ctx := context.Background()
-	resolv := filepath.Join(t.TempDir(), "resolv.conf")
-	if err := os.WriteFile(resolv, []byte("nameserver 10.0.0.53\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fn := &fakeNetwork{attached: map[string]bool{}}
-	m, _ := newTestManager(t, fn, resolv)
-	pod := sandboxPod("000000000003")
-	pod.Spec.DNSPolicy = corev1.DNSDefault
-	sb, err := m.Ensure(ctx, pod)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resolv, fn, m, _, pod, sb := ensured(t, "000000000003")
 	defer m.Remove(ctx, pod)
 	if err := os.Remove(resolv); err != nil { // the next Ensure cannot write resolv.conf
 		t.Fatal(err)
