@@ -7,8 +7,15 @@
 #   hack/cluster.sh status   show what runs
 #   hack/cluster.sh ctl stop|start|restart|kill containerd|vk-containerd
 #                            stop or start one process of the node (for the e2e tests)
+#   hack/cluster.sh ctl freeze|thaw kube-apiserver
+#                            SIGSTOP or SIGCONT the API server (an outage for the e2e tests)
 #   hack/cluster.sh ctl check-clean UID...
 #                            fail if containers, directories, mounts or IPs of these pods are left
+#   hack/cluster.sh ctl leaks
+#                            count what pods hold on the host: pinned namespaces, veths, CNI IPs,
+#                            shims, containers, active snapshots, pod directories
+#   hack/cluster.sh ctl fill-root|free-root
+#                            fill the agent's root filesystem to the last block, or free it again
 #   hack/cluster.sh join-credentials NAME IP DIR
 #                            credentials for another node (a kubelet, say) to join the cluster
 set -euo pipefail
@@ -29,6 +36,12 @@ SERVICE_RANGE=10.96.0.0/16
 REGISTRY=127.0.0.1:5000
 AUTH_REGISTRY=127.0.0.1:5001          # the same images behind basic auth (for imagePullSecrets)
 AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
+SLOW_REGISTRY=127.0.0.1:5002          # the same images, blobs at 16 KiB/s (pulls a test can interrupt)
+AGENT_ROOT=$LOCAL/agent
+# The agent's root is a filesystem of its own, as /var/lib/kubelet often is: a
+# loop-mounted ext4 image, small enough for a test to fill.
+AGENT_ROOT_IMAGE=$LOCAL/agent-root.img
+AGENT_ROOT_SIZE=${VKC_AGENT_ROOT_SIZE:-4G}
 APISERVER=https://127.0.0.1:6443
 CTD_NAMESPACE=vk-containerd
 AGENT_BIN=$REPO_ROOT/_output/bin/vk-containerd
@@ -72,6 +85,7 @@ stop() {
   local pid; pid=$(cat "$f")
   if kill -0 "$pid" 2>/dev/null; then
     kill "$pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true # a frozen process takes its SIGTERM once continued
     for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
     log "$name stopped"
@@ -93,7 +107,7 @@ host_network() {
 
 registry() {
   start registry "$REPO_ROOT/_output/bin/registry" --address "$REGISTRY" --blob-dir "$LOCAL/registry" \
-    --auth-address "$AUTH_REGISTRY" --auth "$AUTH_REGISTRY_LOGIN"
+    --auth-address "$AUTH_REGISTRY" --auth "$AUTH_REGISTRY_LOGIN" --slow-address "$SLOW_REGISTRY"
   wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
   timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --repo "$REPO_ROOT"
 }
@@ -176,7 +190,7 @@ metrics_server() {
 
 containerd_config() {
   local r
-  for r in "$REGISTRY" "$AUTH_REGISTRY"; do
+  for r in "$REGISTRY" "$AUTH_REGISTRY" "$SLOW_REGISTRY"; do
     mkdir -p "$LOCAL/certs.d/$r"
     printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" \
       >"$LOCAL/certs.d/$r/hosts.toml"
@@ -228,14 +242,27 @@ cni_config() {
 JSON
 }
 
+# agent_root_fs mounts the agent's root filesystem unless it is mounted.
+agent_root_fs() {
+  mountpoint -q "$AGENT_ROOT" && return
+  mkdir -p "$AGENT_ROOT"
+  if [[ ! -f $AGENT_ROOT_IMAGE ]]; then
+    truncate -s "$AGENT_ROOT_SIZE" "$AGENT_ROOT_IMAGE"
+    mkfs.ext4 -q -F -m 0 "$AGENT_ROOT_IMAGE"
+  fi
+  mount -o loop "$AGENT_ROOT_IMAGE" "$AGENT_ROOT"
+}
+
 agent() {
+  agent_root_fs
   start vk-containerd "$AGENT_BIN" \
     --kubeconfig="$LOCAL/node.kubeconfig" --node-name="$NODE_NAME" \
     --node-ip="$NODE_IP" --address="$NODE_IP" \
     --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
     --cni-conf-dir="$LOCAL/cni/net.d" --cni-bin-dir="$CNI_BIN" \
-    --root-dir="$LOCAL/agent" --client-ca-file="$PKI/ca.crt" \
-    --registry-config-dir="$LOCAL/certs.d" --rotate-server-certificates ${VKC_AGENT_FLAGS:-}
+    --root-dir="$AGENT_ROOT" --client-ca-file="$PKI/ca.crt" \
+    --registry-config-dir="$LOCAL/certs.d" --rotate-server-certificates \
+    --eviction-pressure-transition-period=10s ${VKC_AGENT_FLAGS:-}
   wait_for vk-containerd 30 node_ready
 }
 
@@ -298,9 +325,11 @@ cleanup_node() {
   fi
   # Pinned pod namespaces are bind mounts under the agent's root.
   local m
-  for m in $(awk -v root="$LOCAL/agent/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r || true); do
+  for m in $(awk -v root="$AGENT_ROOT/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r || true); do
     umount -l "$m" 2>/dev/null || true
   done
+  if mountpoint -q "$AGENT_ROOT"; then umount "$AGENT_ROOT" || umount -l "$AGENT_ROOT"; fi
+  rm -f "$AGENT_ROOT_IMAGE"
   rm -rf "$LOCAL/cni/ipam" /var/lib/cni/results/vk-containerd-* 2>/dev/null || true
   # portmap's chains, if any pod with a hostPort was not torn down.
   local chain
@@ -346,7 +375,7 @@ check_clean() {
     if "${ctr[@]}" containers ls -q "labels.\"io.vk-containerd.pod.uid\"==$uid" | grep -q .; then
       echo "pod $uid: containerd containers left"; bad=1
     fi
-    if [[ -e $LOCAL/agent/pods/$uid ]]; then echo "pod $uid: directory $LOCAL/agent/pods/$uid left"; bad=1; fi
+    if [[ -e $AGENT_ROOT/pods/$uid ]]; then echo "pod $uid: directory $AGENT_ROOT/pods/$uid left"; bad=1; fi
     if grep -q "$uid" /proc/self/mountinfo; then echo "pod $uid: mounts left"; bad=1; fi
     if grep -rqs "$uid" "$LOCAL/cni/ipam"; then echo "pod $uid: CNI IP reservation left"; bad=1; fi
   done
@@ -360,11 +389,50 @@ check_one_shim() {
   if [[ $shims != 1 ]]; then echo "pod $uid runs under $shims shims, want 1"; pgrep -af containerd-shim-runc-v2 | head; return 1; fi
 }
 
+# leaks prints, as name=count, what pods hold on the host, read from the host
+# itself: pinned namespaces (mountinfo), veths on the pod bridge, IPs in
+# host-local's store, shims, containers and active snapshots in the agent's
+# containerd namespace, and pod directories. With no pod on the node, every
+# count is 0.
+leaks() {
+  local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
+  local ns veths ips shims containers snapshots dirs
+  ns=$(awk -v root="$AGENT_ROOT/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) n++} END {print n+0}' /proc/self/mountinfo)
+  veths=$(ip -o link show master "$POD_BRIDGE" 2>/dev/null | wc -l)
+  ips=$(find "$LOCAL/cni/ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' 2>/dev/null | wc -l)
+  shims=$(pgrep -fc "containerd-shim-runc-v2 -namespace $CTD_NAMESPACE " || true)
+  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l)
+  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l)
+  dirs=$(find "$AGENT_ROOT/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+  echo "namespaces=$ns veths=$veths ips=$ips shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
+}
+
+# fill_root takes every free block of the agent's root filesystem; free_root gives them back.
+fill_root() {
+  mountpoint -q "$AGENT_ROOT" || die "$AGENT_ROOT is not a filesystem of its own"
+  local free; free=$(df -B1 --output=avail "$AGENT_ROOT" | tail -1)
+  fallocate -l "$free" "$AGENT_ROOT/.fill" 2>/dev/null || true
+  # fallocate leaves what ext4 keeps for its own metadata: take the rest block by block.
+  dd if=/dev/zero of="$AGENT_ROOT/.fill-tail" bs=4k status=none 2>/dev/null || true
+  df -h "$AGENT_ROOT" | tail -1
+}
+free_root() { rm -f "$AGENT_ROOT/.fill" "$AGENT_ROOT/.fill-tail"; }
+
 # ctl ACTION NAME: stop, start, restart or kill -9 one of the node's processes.
 ctl() {
   local action=$1 name=${2:-} starter
-  if [[ $action == check-clean ]]; then shift; check_clean "$@"; return; fi
-  if [[ $action == check-one-shim ]]; then check_one_shim "$2"; return; fi
+  case $action in
+    check-clean) shift; check_clean "$@"; return ;;
+    check-one-shim) check_one_shim "$2"; return ;;
+    leaks) leaks; return ;;
+    fill-root) fill_root; return ;;
+    free-root) free_root; return ;;
+    freeze | thaw)
+      [[ $name == kube-apiserver ]] || die "ctl: $action works on kube-apiserver only"
+      running kube-apiserver || die "kube-apiserver is not running"
+      if [[ $action == freeze ]]; then kill -STOP "$(cat "$RUN/kube-apiserver.pid")"; else kill -CONT "$(cat "$RUN/kube-apiserver.pid")"; fi
+      return ;;
+  esac
   case $name in
     containerd) starter=containerd_daemon ;;
     vk-containerd) starter=agent ;;

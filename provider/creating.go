@@ -28,6 +28,9 @@ func (w *worker) syncCreating(ctx context.Context, pod *corev1.Pod, now time.Tim
 		if msg := podspec.ForbiddenSysctl(pod); msg != "" {
 			return w.fail(ctx, pod, failure{ReasonSysctlForbidden, "Pod " + msg}, corev1.EventTypeWarning)
 		}
+		if w.p.cfg.DiskPressure != nil && w.p.cfg.DiskPressure() && !critical(pod) {
+			return w.fail(ctx, pod, diskPressureFailure, corev1.EventTypeWarning)
+		}
 	}
 	if pastDeadline(pod, w.startTime.Time, now) {
 		return w.fail(ctx, pod, deadlineFailure, corev1.EventTypeNormal)
@@ -39,6 +42,17 @@ func (w *worker) syncCreating(ctx context.Context, pod *corev1.Pod, now time.Tim
 	w.sandboxFailure = failure{}
 	w.mustMove(ctx, stateRunning)
 	return pass{changed: true}
+}
+
+// diskPressureFailure is how the kubelet refuses a pod while the node is
+// under disk pressure.
+var diskPressureFailure = failure{ReasonEvicted, "The node had condition: [DiskPressure]. "}
+
+// critical reports whether the kubelet would admit pod under pressure: a
+// pod of system-critical priority or more.
+func critical(pod *corev1.Pod) bool {
+	const systemCriticalPriority = 2000000000
+	return pod.Spec.Priority != nil && *pod.Spec.Priority >= systemCriticalPriority
 }
 
 // deadlineFailure is how the kubelet fails a pod that outlives activeDeadlineSeconds.

@@ -405,6 +405,41 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("disk pressure: new pods refused with Evicted, a critical one and a running one kept", func(t *testing.T) {
+		n := newNode(t)
+		running := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, running)
+		n.running(w, running)
+		n.pods.cfg.DiskPressure = func() bool { return true }
+		n.settle(w)
+		if w.state != stateRunning {
+			t.Fatalf("running pod: state %s under disk pressure, want running", w.state)
+		}
+
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		pod.UID, pod.Name = "uid-new", "new"
+		nw := n.worker(n.pods, pod)
+		n.settle(nw)
+		st := nw.status
+		if nw.state != stateTerminal || st.Phase != corev1.PodFailed || st.Reason != ReasonEvicted ||
+			st.Message != "The node had condition: [DiskPressure]. " {
+			t.Errorf("new pod: state %s phase %s reason %q message %q", nw.state, st.Phase, st.Reason, st.Message)
+		}
+		if n.sandboxes.live["uid-new"] || len(n.recorder.byReason(ReasonEvicted)) != 1 {
+			t.Errorf("refused pod: sandbox %v, Evicted events %d; want none and 1", n.sandboxes.live["uid-new"], len(n.recorder.byReason(ReasonEvicted)))
+		}
+
+		crit := appPod(corev1.RestartPolicyAlways, nil, "app")
+		crit.UID, crit.Name = "uid-crit", "crit"
+		prio := int32(2000001000)
+		crit.Spec.Priority = &prio
+		cw := n.worker(n.pods, crit)
+		n.settle(cw)
+		if cw.state != stateRunning {
+			t.Errorf("critical pod: state %s, want running", cw.state)
+		}
+	})
+
 	t.Run("activeDeadlineSeconds: DeadlineExceeded, the container stopped", func(t *testing.T) {
 		n := newNode(t)
 		pod := appPod(corev1.RestartPolicyAlways, nil, "app")

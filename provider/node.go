@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -15,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/vk-containerd/vk-containerd/internal/hostinfo"
+	"github.com/vk-containerd/vk-containerd/internal/pressure"
 )
 
 // RuntimeHealth is what the node needs to know of the container runtime.
@@ -39,17 +41,19 @@ type NodeConfig struct {
 
 // Node conditions' reasons and messages, as the kubelet writes them.
 const (
-	reasonReady        = "KubeletReady"
-	reasonNotReady     = "KubeletNotReady"
-	messageReady       = "kubelet is posting ready status"
-	reasonHasMemory    = "KubeletHasSufficientMemory"
-	reasonHasDisk      = "KubeletHasNoDiskPressure"
-	reasonHasPID       = "KubeletHasSufficientPID"
-	messageHasMemory   = "kubelet has sufficient memory available"
-	messageHasDisk     = "kubelet has no disk pressure"
-	messageHasPID      = "kubelet has sufficient PID available"
-	runtimeCheckPeriod = 2 * time.Second
-	runtimeCheckWait   = 2 * time.Second
+	reasonReady         = "KubeletReady"
+	reasonNotReady      = "KubeletNotReady"
+	messageReady        = "kubelet is posting ready status"
+	reasonHasMemory     = "KubeletHasSufficientMemory"
+	reasonHasDisk       = "KubeletHasNoDiskPressure"
+	reasonHasPID        = "KubeletHasSufficientPID"
+	messageHasMemory    = "kubelet has sufficient memory available"
+	messageHasDisk      = "kubelet has no disk pressure"
+	messageHasPID       = "kubelet has sufficient PID available"
+	reasonDiskPressure  = "KubeletHasDiskPressure"
+	messageDiskPressure = "kubelet has disk pressure"
+	runtimeCheckPeriod  = 2 * time.Second
+	runtimeCheckWait    = 2 * time.Second
 )
 
 // NewNodeObject builds the node as the agent registers it.
@@ -107,10 +111,12 @@ func NewNodeObject(cfg NodeConfig) *corev1.Node {
 }
 
 // NodeStatus keeps the node's status: it watches the container runtime and
-// turns the Ready condition False, with the reason, while the runtime is down.
+// turns the Ready condition False, with the reason, while the runtime is down,
+// and sets DiskPressure from the root directory's filesystem.
 // It implements node.NodeProvider.
 type NodeStatus struct {
 	runtime RuntimeHealth
+	disk    *pressure.Disk // nil: DiskPressure is never set
 	period  time.Duration
 
 	mu   sync.Mutex // guards node
@@ -119,10 +125,10 @@ type NodeStatus struct {
 
 var _ node.NodeProvider = (*NodeStatus)(nil)
 
-// NewNodeStatus checks the runtime once, so the node registers with the right
-// Ready condition, and returns the status keeper for n.
-func NewNodeStatus(ctx context.Context, n *corev1.Node, rt RuntimeHealth) *NodeStatus {
-	s := &NodeStatus{runtime: rt, period: runtimeCheckPeriod, node: n}
+// NewNodeStatus checks the runtime and the disk once, so the node registers
+// with the right conditions, and returns the status keeper for n.
+func NewNodeStatus(ctx context.Context, n *corev1.Node, rt RuntimeHealth, disk *pressure.Disk) *NodeStatus {
+	s := &NodeStatus{runtime: rt, disk: disk, period: runtimeCheckPeriod, node: n}
 	s.check(ctx)
 	return s
 }
@@ -179,7 +185,27 @@ func (s *NodeStatus) check(ctx context.Context) bool {
 	if err != nil {
 		status, reason, message = corev1.ConditionFalse, reasonNotReady, "container runtime is down: "+err.Error()
 	}
-	return setCondition(s.node, corev1.NodeReady, status, reason, message) || changed
+	changed = setCondition(s.node, corev1.NodeReady, status, reason, message) || changed
+	return s.checkDisk() || changed
+}
+
+// checkDisk sets DiskPressure; s.mu is held.
+func (s *NodeStatus) checkDisk() bool {
+	if s.disk == nil {
+		return false
+	}
+	under, why, err := s.disk.Check(time.Now())
+	if err != nil {
+		log.L.WithError(err).Warn("cannot read the root directory's filesystem")
+	}
+	if !under {
+		return setCondition(s.node, corev1.NodeDiskPressure, corev1.ConditionFalse, reasonHasDisk, messageHasDisk)
+	}
+	if setCondition(s.node, corev1.NodeDiskPressure, corev1.ConditionTrue, reasonDiskPressure, messageDiskPressure) {
+		log.L.WithField("why", why).Warn("node under disk pressure")
+		return true
+	}
+	return false
 }
 
 // setCondition sets a node condition and reports whether it changed.

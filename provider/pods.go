@@ -58,6 +58,9 @@ type PodsConfig struct {
 	SeccompRoot string
 	// BootTime is when the node started, for /stats/summary.
 	BootTime time.Time
+	// DiskPressure reports whether the node is under disk pressure, when
+	// new pods are refused; nil: never.
+	DiskPressure func() bool
 }
 
 // Pods realizes the pods bound to the node. It implements

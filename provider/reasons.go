@@ -26,6 +26,7 @@ const (
 	ReasonOOMKilled            = "OOMKilled"
 	ReasonDeadlineExceeded     = "DeadlineExceeded"
 	ReasonSysctlForbidden      = "SysctlForbidden"
+	ReasonEvicted              = "Evicted"
 
 	eventPulling      = "Pulling"
 	eventPulled       = "Pulled"

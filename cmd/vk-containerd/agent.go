@@ -34,6 +34,7 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/kubeletapi"
 	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/poddns"
+	"github.com/vk-containerd/vk-containerd/internal/pressure"
 	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 	"github.com/vk-containerd/vk-containerd/internal/version"
 	"github.com/vk-containerd/vk-containerd/provider"
@@ -72,7 +73,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	nodeStatus := provider.NewNodeStatus(ctx, nodeObj, rt)
+	disk := pressure.NewDisk(func() (pressure.FS, error) { return pressure.Statfs(cfg.RootDir) }, cfg.EvictionPressureTransitionPeriod)
+	nodeStatus := provider.NewNodeStatus(ctx, nodeObj, rt, disk)
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -81,7 +83,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
 
-	pods, err := newPods(ctx, cfg, client, rt, recorder, nodeIP, resources, nodeObj.Status.Allocatable)
+	pods, err := newPods(ctx, cfg, client, rt, recorder, nodeIP, resources, nodeObj.Status.Allocatable, disk)
 	if err != nil {
 		return err
 	}
@@ -144,7 +146,7 @@ func nodeObject(cfg Config, nodeIP net.IP) (*corev1.Node, hostinfo.Resources, er
 // newPods is the pod provider on containerd, the CNI network and the pod
 // directories under the root directory.
 func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *ctrd.Runtime, recorder record.EventRecorder,
-	nodeIP net.IP, resources hostinfo.Resources, allocatable corev1.ResourceList) (*provider.Pods, error) {
+	nodeIP net.IP, resources hostinfo.Resources, allocatable corev1.ResourceList, disk *pressure.Disk) (*provider.Pods, error) {
 	network, err := cni.NewNetwork(cfg.CNIConfDir, cfg.CNIBinDirs, filepath.Join(cfg.RootDir, "cni-cache"))
 	if err != nil {
 		return nil, err
@@ -158,21 +160,22 @@ func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *c
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, HostResolvConf: cfg.ResolvConf,
 	})
 	return provider.NewPods(ctx, provider.PodsConfig{
-		LogDriver:   self,
-		LogMaxSize:  cfg.ContainerLogMaxSize,
-		LogMaxFiles: cfg.ContainerLogMaxFiles,
-		SeccompRoot: filepath.Join(cfg.RootDir, "seccomp"),
-		BootTime:    hostinfo.BootTime(),
-		NodeName:    cfg.NodeName,
-		HostIP:      nodeIP,
-		NodeMemory:  resources.MemoryBytes,
-		Allocatable: allocatable.DeepCopy(),
-		Runtime:     rt,
-		Images:      ctrd.NewImages(rt, cfg.RegistryConfigDir),
-		Sandboxes:   sandboxes,
-		PodDirs:     podDirs,
-		Client:      client,
-		Recorder:    recorder,
+		LogDriver:    self,
+		LogMaxSize:   cfg.ContainerLogMaxSize,
+		LogMaxFiles:  cfg.ContainerLogMaxFiles,
+		SeccompRoot:  filepath.Join(cfg.RootDir, "seccomp"),
+		BootTime:     hostinfo.BootTime(),
+		NodeName:     cfg.NodeName,
+		HostIP:       nodeIP,
+		NodeMemory:   resources.MemoryBytes,
+		Allocatable:  allocatable.DeepCopy(),
+		Runtime:      rt,
+		Images:       ctrd.NewImages(rt, cfg.RegistryConfigDir),
+		Sandboxes:    sandboxes,
+		PodDirs:      podDirs,
+		Client:       client,
+		Recorder:     recorder,
+		DiskPressure: disk.Under,
 	}), nil
 }
 

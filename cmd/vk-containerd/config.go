@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 )
 
 // Config is everything the agent needs to run a node.
@@ -35,11 +36,14 @@ type Config struct {
 	RotateServerCertificates bool
 	ClientCAFile             string
 	PodWorkers               int
-	ContainerLogMaxSize      int64 // bytes at which a container log rotates
-	ContainerLogMaxFiles     int
-	ClusterDNS               []string // nameservers of ClusterFirst pods
-	ClusterDomain            string
-	ResolvConf               string // the host's resolv.conf, the base of Default pods
+	// EvictionPressureTransitionPeriod is how long the node stays under a
+	// pressure condition after its figures went back below the threshold.
+	EvictionPressureTransitionPeriod time.Duration
+	ContainerLogMaxSize              int64 // bytes at which a container log rotates
+	ContainerLogMaxFiles             int
+	ClusterDNS                       []string // nameservers of ClusterFirst pods
+	ClusterDomain                    string
+	ResolvConf                       string // the host's resolv.conf, the base of Default pods
 }
 
 // Validate checks the fields that need no outside system.
@@ -49,6 +53,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, errors.New("--node-name is empty"))
 	} else if strings.ToLower(c.NodeName) != c.NodeName {
 		errs = append(errs, fmt.Errorf("--node-name %q must be lower case", c.NodeName))
+	}
+	if c.EvictionPressureTransitionPeriod < 0 {
+		errs = append(errs, fmt.Errorf("--eviction-pressure-transition-period must not be negative, got %s", c.EvictionPressureTransitionPeriod))
 	}
 	if c.MaxPods <= 0 {
 		errs = append(errs, fmt.Errorf("--max-pods must be positive, got %d", c.MaxPods))

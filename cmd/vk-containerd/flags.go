@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/pflag"
@@ -56,6 +57,7 @@ func parseFlags(args []string) (*options, error) {
 	logMaxSize := fs.String("container-log-max-size", "10Mi", "Size at which a container's log file is rotated.")
 	fs.IntVar(&c.ContainerLogMaxFiles, "container-log-max-files", 5, "Log files kept per container, the current one included.")
 	fs.IntVar(&c.PodWorkers, "pod-sync-workers", 10, "Pods the pod controller handles at once.")
+	fs.DurationVar(&c.EvictionPressureTransitionPeriod, "eviction-pressure-transition-period", 5*time.Minute, "How long the node stays under disk pressure after free space (10% of --root-dir's filesystem) or inodes (5%) came back.")
 	fs.IntVarP(&o.verbosity, "v", "v", 0, "Log verbosity: 0 info, 4 and more debug.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	if err := fs.Parse(args); err != nil {

@@ -30,9 +30,10 @@ type Writer struct {
 	maxFiles int
 	now      func() time.Time
 
-	mu   sync.Mutex // guards f and size
-	f    *os.File
+	mu   sync.Mutex // guards f, size and torn
+	f    *os.File   // nil after a failed reopen: the next record tries again
 	size int64
+	torn bool // the last write was cut short: the file ends inside a record
 }
 
 // NewWriter opens path for appending. maxSize <= 0 disables rotation;
@@ -70,23 +71,19 @@ const PartialFlush = 50 * time.Millisecond
 // Copy reads r to its end and writes each line as records of stream
 // ("stdout" or "stderr"). A line longer than maxLine, or one whose end is
 // slow to come, is written in partial (P) records that readers join, as
-// the kubelet's do. A "\r\n" ending counts as "\n".
+// the kubelet's do. A "\r\n" ending counts as "\n". Records that cannot
+// be written (a full disk) are dropped and reading goes on: a container must
+// never block on its own output. Copy returns the first write error.
 func (w *Writer) Copy(stream string, r io.Reader) error {
 	chunks := make(chan []byte)
 	readErr := make(chan error, 1)
-	done := make(chan struct{})
-	defer close(done)
 	go func() {
 		defer close(chunks)
 		for {
 			buf := make([]byte, 32*1024)
 			n, err := r.Read(buf)
 			if n > 0 {
-				select {
-				case chunks <- buf[:n]:
-				case <-done:
-					return
-				}
+				chunks <- buf[:n]
 			}
 			if err != nil {
 				readErr <- err
@@ -94,6 +91,12 @@ func (w *Writer) Copy(stream string, r io.Reader) error {
 			}
 		}
 	}()
+	var writeErr error
+	keep := func(err error) {
+		if writeErr == nil {
+			writeErr = err
+		}
+	}
 	flush := time.NewTimer(time.Hour)
 	defer flush.Stop()
 	var pending []byte
@@ -103,17 +106,17 @@ func (w *Writer) Copy(stream string, r io.Reader) error {
 			if !ok {
 				if len(pending) > 0 {
 					if err := w.record(stream, "P", pending); err != nil {
-						return err
+						keep(err)
 					}
 				}
 				if err := <-readErr; !errors.Is(err, io.EOF) {
 					return err
 				}
-				return nil
+				return writeErr
 			}
 			var err error
 			if pending, err = w.writeComplete(stream, append(pending, b...)); err != nil {
-				return err
+				keep(err)
 			}
 			if len(pending) > 0 {
 				flush.Reset(PartialFlush)
@@ -121,7 +124,7 @@ func (w *Writer) Copy(stream string, r io.Reader) error {
 		case <-flush.C:
 			if len(pending) > 0 {
 				if err := w.record(stream, "P", pending); err != nil {
-					return err
+					keep(err)
 				}
 				pending = nil
 			}
@@ -151,10 +154,21 @@ func (w *Writer) writeComplete(stream string, buf []byte) ([]byte, error) {
 	}
 }
 
+// record writes one record. After a write the filesystem cut short, the
+// next record starts with a newline: readers then skip the torn record
+// alone, and every later one parses.
 func (w *Writer) record(stream, tag string, line []byte) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.f == nil {
+		if err := w.open(); err != nil {
+			return err
+		}
+	}
 	rec := fmt.Sprintf("%s %s %s %s\n", w.now().UTC().Format(time.RFC3339Nano), stream, tag, line)
+	if w.torn {
+		rec = "\n" + rec
+	}
 	if w.maxSize > 0 && w.size > 0 && w.size+int64(len(rec)) > w.maxSize {
 		if err := w.rotate(); err != nil {
 			return err
@@ -162,31 +176,39 @@ func (w *Writer) record(stream, tag string, line []byte) error {
 	}
 	n, err := w.f.WriteString(rec)
 	w.size += int64(n)
+	w.torn = (w.torn && n == 0) || (n > 0 && n < len(rec))
 	return err
 }
 
 // rotate renames the current file with a timestamp and drops the oldest
-// rotated files beyond maxFiles.
+// rotated files beyond maxFiles. When the rename fails the same file is
+// reopened, and the next record tries again.
 func (w *Writer) rotate() error {
-	if err := w.f.Close(); err != nil {
-		return err
-	}
+	_ = w.f.Close()
+	w.f = nil
 	rotated := w.path + "." + w.now().UTC().Format("20060102-150405.000000000")
-	if err := os.Rename(w.path, rotated); err != nil {
+	renameErr := os.Rename(w.path, rotated)
+	if renameErr == nil {
+		w.torn = false // the torn record stays in the rotated file
+		old, _ := Rotated(w.path)
+		for len(old) > w.maxFiles-1 {
+			_ = os.Remove(old[0])
+			old = old[1:]
+		}
+	}
+	if err := w.open(); err != nil {
 		return err
 	}
-	old, _ := Rotated(w.path)
-	for len(old) > w.maxFiles-1 {
-		_ = os.Remove(old[0])
-		old = old[1:]
-	}
-	return w.open()
+	return renameErr
 }
 
 // Close closes the file.
 func (w *Writer) Close() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.f == nil {
+		return nil
+	}
 	return w.f.Close()
 }
 
