@@ -247,6 +247,9 @@ type fakeImages struct {
 	present map[string]bool
 	pullErr map[string]error
 	pulls   int
+	// pulling, when set, makes a pull wait for its context's end and
+	// tells the test, through the channel, that it began.
+	pulling chan struct{}
 }
 
 func (f *fakeImages) Get(_ context.Context, ref string) (ctrd.Image, error) {
@@ -258,7 +261,12 @@ func (f *fakeImages) Get(_ context.Context, ref string) (ctrd.Image, error) {
 	return ctrd.Image{Ref: ref, Digest: testDigest}, nil
 }
 
-func (f *fakeImages) Pull(_ context.Context, ref string, _ ctrd.Credentials) (ctrd.Image, time.Duration, error) {
+func (f *fakeImages) Pull(ctx context.Context, ref string, _ ctrd.Credentials) (ctrd.Image, time.Duration, error) {
+	if f.pulling != nil {
+		f.pulling <- struct{}{}
+		<-ctx.Done()
+		return ctrd.Image{}, 0, fmt.Errorf("%w: %w", ctrd.ErrPull, ctx.Err())
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.pulls++

@@ -345,6 +345,36 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("deleted while its image is pulled: the pull stops, no failure reported, everything released", func(t *testing.T) {
+		n := newNode(t)
+		n.images.pulling = make(chan struct{})
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		done := make(chan struct{})
+		go func() { defer close(done); n.settle(w) }()
+		select {
+		case <-n.images.pulling:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the worker never pulled")
+		}
+		deleted := pod.DeepCopy()
+		grace := int64(30)
+		deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &metav1.Time{Time: t0}, &grace
+		w.requestDelete(deleted)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the pull held the deletion up")
+		}
+		n.settle(w)
+		if w.state != stateGone || n.sandboxes.live[string(testUID)] || n.rt.count() != 0 {
+			t.Errorf("state %s, sandbox live %v, containers %d; want gone, none, 0", w.state, n.sandboxes.live, n.rt.count())
+		}
+		if ev := n.recorder.byReason(eventFailed); len(ev) != 0 {
+			t.Errorf("a pull stopped by the deletion was reported as failed: %v", ev)
+		}
+	})
+
 	t.Run("a start failure: RunContainerError, then StartError; under Never the pod fails", func(t *testing.T) {
 		n := newNode(t)
 		n.rt.failStart["app"] = errors.New(`exec: "nope": executable file not found in $PATH`)

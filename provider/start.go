@@ -118,7 +118,13 @@ func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 		log.G(ctx).WithError(err).Warn("cannot read imagePullSecrets; pulling without them")
 	}
 	w.event(pod, corev1.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
-	img, took, err := w.p.cfg.Images.Pull(ctx, ref, creds)
+	pullCtx, stop := w.cancelOnDelete(ctx)
+	img, took, err := w.p.cfg.Images.Pull(pullCtx, ref, creds)
+	deleted := pullCtx.Err() != nil && ctx.Err() == nil
+	stop()
+	if deleted {
+		return ctrd.Image{}, fmt.Errorf("%w: pull of %q stopped: the pod was deleted", ctrd.ErrPull, c.Image)
+	}
 	if err != nil {
 		w.event(pod, corev1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
 		return ctrd.Image{}, fmt.Errorf("failed to pull image %q: %w", c.Image, err)

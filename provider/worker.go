@@ -45,6 +45,7 @@ type worker struct {
 	mu       sync.Mutex
 	pod      *corev1.Pod
 	deletion *deletion              // nil until the pod is deleted
+	onDelete context.CancelFunc     // stops work a deletion makes pointless (a pull)
 	status   corev1.PodStatus       // the last status published
 	kills    map[string]killRequest // by attempt id, from failed probes
 
@@ -113,8 +114,31 @@ func (w *worker) requestDelete(pod *corev1.Pod) {
 		w.deletion.grace = grace
 	}
 	w.deletion.inAPI = w.deletion.inAPI || pod.DeletionTimestamp != nil
+	if w.onDelete != nil {
+		w.onDelete()
+	}
 	w.mu.Unlock()
 	w.kick()
+}
+
+// cancelOnDelete returns ctx, canceled also when the pod is deleted, for
+// work that a deleted pod does not need: an image pull, which can take
+// minutes, would otherwise hold the deletion up. stop releases it.
+func (w *worker) cancelOnDelete(ctx context.Context) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.deletion != nil {
+		cancel()
+		return ctx, cancel
+	}
+	w.onDelete = cancel
+	return ctx, func() {
+		w.mu.Lock()
+		w.onDelete = nil
+		w.mu.Unlock()
+		cancel()
+	}
 }
 
 func (w *worker) podWithStatus() *corev1.Pod {
