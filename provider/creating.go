@@ -25,6 +25,10 @@ func (w *worker) syncCreating(ctx context.Context, pod *corev1.Pod, now time.Tim
 	// anything of it starts. A pod with containers already (adopted after a
 	// restart of the agent) was admitted before.
 	if len(w.records) == 0 {
+		// Host paths are made from these names: refuse unsafe ones first.
+		if msg := podspec.InvalidNames(pod); msg != "" {
+			return w.fail(ctx, pod, failure{ReasonFailedValidation, msg}, corev1.EventTypeWarning)
+		}
 		if msg := podspec.ForbiddenSysctl(pod); msg != "" {
 			return w.fail(ctx, pod, failure{ReasonSysctlForbidden, "Pod " + msg}, corev1.EventTypeWarning)
 		}

@@ -26,6 +26,7 @@ const (
 	ReasonOOMKilled            = "OOMKilled"
 	ReasonDeadlineExceeded     = "DeadlineExceeded"
 	ReasonSysctlForbidden      = "SysctlForbidden"
+	ReasonFailedValidation     = "FailedValidation"
 	ReasonEvicted              = "Evicted"
 
 	eventPulling      = "Pulling"

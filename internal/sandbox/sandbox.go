@@ -160,14 +160,21 @@ func writeFile(path string, data []byte) error {
 
 // Remove tears the pod's sandbox down: CNI DEL, unpin the namespaces, delete
 // the pod directory. Safe to call any number of times. Volumes must be
-// cleaned up (unmounted) before.
+// cleaned up (unmounted) before. A UID that is not a plain name has no
+// sandbox: Ensure refuses it.
 func (m *Manager) Remove(ctx context.Context, pod *corev1.Pod) error {
-	if err := poddir.CheckUID(string(pod.UID)); err != nil {
-		return err
+	if poddir.CheckUID(string(pod.UID)) != nil {
+		return nil
 	}
 	dir := m.root.Pod(string(pod.UID))
 	if _, err := os.Stat(dir.Path()); errors.Is(err, fs.ErrNotExist) {
 		return nil
+	}
+	// The subPath bind mounts are gone with their directory; while it is
+	// there, deleting the pod directory could delete through them into a
+	// hostPath volume.
+	if _, err := os.Lstat(dir.VolumeSubpaths()); err == nil {
+		return fmt.Errorf("pod %s: subPath mounts are still there; volumes must be cleaned up first", pod.UID)
 	}
 	ns := cni.NamespacesIn(dir.Namespaces())
 	var errs []error

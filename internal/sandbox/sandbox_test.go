@@ -154,8 +154,33 @@ func TestRefusesUIDsThatAreNotPlainNames(t *testing.T) {
 	if _, err := m.Ensure(context.Background(), pod); err == nil {
 		t.Error("Ensure accepted a UID with a path in it")
 	}
-	if err := m.Remove(context.Background(), pod); err == nil {
-		t.Error("Remove accepted a UID with a path in it")
+	// Nothing was made for it: Remove has nothing to do, and succeeds so
+	// that the refused pod can be released.
+	if err := m.Remove(context.Background(), pod); err != nil {
+		t.Errorf("Remove of a UID with a path in it: %v", err)
+	}
+}
+
+// While subPath mounts are there, Remove deletes nothing: deleting the pod
+// directory would delete through them into the volumes they mount.
+func TestRemoveLeavesAPodDirWithSubPathMounts(t *testing.T) {
+	fn := &fakeNetwork{attached: map[string]bool{}}
+	m, root := newTestManager(t, fn, "/etc/resolv.conf")
+	pod := sandboxPod("5")
+	pod.Spec.HostNetwork = true
+	mountPoint := filepath.Join(root.Pod(string(pod.UID)).VolumeSubpaths(), "vol", "app", "0")
+	if err := os.MkdirAll(mountPoint, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(mountPoint, "host-file")
+	if err := os.WriteFile(kept, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Remove(context.Background(), pod); err == nil || !strings.Contains(err.Error(), "subPath mounts are still there") {
+		t.Errorf("Remove: %v", err)
+	}
+	if _, err := os.Stat(kept); err != nil {
+		t.Errorf("Remove deleted below a subPath mount point: %v", err)
 	}
 }
 

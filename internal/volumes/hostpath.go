@@ -31,7 +31,7 @@ func prepareHostPath(hp *corev1.HostPathVolumeSource) (string, error) {
 	}
 	want, ok := hostPathChecks[typ]
 	if !ok {
-		return "", fmt.Errorf("hostPath %s: unknown type %q", p, typ)
+		return "", fmt.Errorf("%s is an invalid volume type", typ)
 	}
 	info, err := os.Stat(p)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -7,8 +7,10 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/internal/podenv"
@@ -24,11 +26,15 @@ type Mount struct {
 // paths Prepare returned. subPath (or subPathExpr, expanded from env, the
 // container's resolved environment) selects a file or directory under the
 // volume; absolute subPaths, ".." elements and symlinks leading out of the
-// volume are rejected. A missing subPath is created as a 0755 directory in
-// writable volumes and is an error in the read-only ones. readOnly comes from
-// the volumeMount, and secret, configMap, downwardAPI and projected volumes
-// are always mounted read-only, as the kubelet does.
-func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string, env map[string]string) ([]Mount, error) {
+// volume are rejected with the kubelet's messages. A missing subPath is
+// created as a 0755 directory in writable volumes and is an error in the
+// read-only ones. The subPath is opened safely (openSubPath) and bind-mounted
+// onto <subPathDir>/<volume>/<container>/<index>, which the mount then
+// names: no container can repoint that path between the check and the
+// runtime's mount. Manager.Cleanup unmounts them. readOnly comes from the
+// volumeMount, and secret, configMap, downwardAPI and projected volumes are
+// always mounted read-only, as the kubelet does.
+func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string, env map[string]string, subPathDir string) ([]Mount, error) {
 	if pod == nil || c == nil {
 		return nil, errors.New("nil pod or container")
 	}
@@ -37,7 +43,7 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 		vols[pod.Spec.Volumes[i].Name] = &pod.Spec.Volumes[i]
 	}
 	mounts := make([]Mount, 0, len(c.VolumeMounts))
-	for _, vm := range c.VolumeMounts {
+	for i, vm := range c.VolumeMounts {
 		v, ok := vols[vm.Name]
 		if !ok {
 			return nil, fmt.Errorf("volume %q not found in pod spec", vm.Name)
@@ -58,11 +64,26 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 			sub = podenv.Expand(vm.SubPathExpr, env)
 		}
 		if sub != "" {
-			resolved, err := resolveSubPath(src, sub, !isAtomicVolume(v))
-			if err != nil {
-				return nil, fmt.Errorf("volume %q subPath %q: %w", vm.Name, sub, err)
+			if err := checkSubPath(sub); err != nil {
+				return nil, err
 			}
-			src = resolved
+			if err := checkPlainName("volume name", vm.Name); err != nil {
+				return nil, err
+			}
+			if err := checkPlainName("container name", c.Name); err != nil {
+				return nil, err
+			}
+			target := filepath.Join(subPathDir, vm.Name, c.Name, strconv.Itoa(i))
+			if err := mountSubPath(src, sub, !isAtomicVolume(v), target); err != nil {
+				// The kubelet's words, which tell a directory it would
+				// have made from a subPath that is there.
+				what := "prepare subPath"
+				if _, serr := os.Stat(filepath.Join(src, sub)); errors.Is(serr, fs.ErrNotExist) && !isAtomicVolume(v) {
+					what = "create subPath directory"
+				}
+				return nil, fmt.Errorf("failed to %s for volumeMount %q of container %q: %w", what, vm.Name, c.Name, err)
+			}
+			src = target
 		}
 		mounts = append(mounts, Mount{
 			Source:      src,
@@ -73,53 +94,26 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 	return mounts, nil
 }
 
-// resolveSubPath returns the real host path of sub inside the volume at root,
-// following symlinks only while they stay inside the volume. With create,
-// missing path elements are created as directories.
-func resolveSubPath(root, sub string, create bool) (string, error) {
+// checkSubPath refuses, in the kubelet's words, an absolute subPath or one
+// with a ".." element.
+func checkSubPath(sub string) error {
 	if path.IsAbs(sub) || filepath.IsAbs(sub) {
-		return "", errors.New("must be a relative path")
+		return fmt.Errorf("error SubPath `%s` must not be an absolute path", sub)
 	}
 	for _, part := range strings.Split(sub, "/") {
 		if part == ".." {
-			return "", errors.New("must not contain '..'")
+			return fmt.Errorf("unable to provision SubPath `%s`: must not contain '..'", sub)
 		}
 	}
-	realRoot, err := filepath.EvalSymlinks(root)
-	if err != nil {
-		return "", fmt.Errorf("resolving volume path: %w", err)
-	}
-	cur := realRoot
-	for _, part := range strings.Split(path.Clean(sub), "/") {
-		if part == "." || part == "" {
-			continue
-		}
-		next := filepath.Join(cur, part)
-		info, err := os.Lstat(next)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			if !create {
-				return "", errors.New("does not exist in the volume")
-			}
-			if err := os.Mkdir(next, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
-				return "", fmt.Errorf("creating %s: %w", next, err)
-			}
-		case err != nil:
-			return "", err
-		case info.Mode()&fs.ModeSymlink != 0:
-			if next, err = filepath.EvalSymlinks(next); err != nil {
-				return "", fmt.Errorf("resolving: %w", err)
-			}
-			if !within(realRoot, next) {
-				return "", errors.New("resolves outside the volume")
-			}
-		}
-		cur = next
-	}
-	return cur, nil
+	return nil
 }
 
-// within reports whether p is root or below it; both must be clean.
-func within(root, p string) bool {
-	return p == root || root == "/" || strings.HasPrefix(p, root+string(filepath.Separator))
+// mountSubPath opens sub in the volume at root and bind-mounts it on target.
+func mountSubPath(root, sub string, create bool, target string) error {
+	fd, err := openSubPath(root, sub, create)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	return bindSubPath(fd, target)
 }

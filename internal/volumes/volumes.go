@@ -259,8 +259,13 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// Cleanup unmounts (memory emptyDirs) and removes the pod's volume directory; idempotent.
+// Cleanup unmounts (subPaths, memory emptyDirs) and removes the pod's volume
+// directories; idempotent. A UID that is not a plain name has nothing to
+// clean: nothing is ever made for it.
 func (m *Manager) Cleanup(podUID string) error {
+	if poddir.CheckUID(podUID) != nil {
+		return nil
+	}
 	base, err := m.podVolumesDir(types.UID(podUID))
 	if err != nil {
 		return err
@@ -268,6 +273,10 @@ func (m *Manager) Cleanup(podUID string) error {
 	ps, unlock := m.lockPod(podUID)
 	defer unlock()
 	ps.tokens = nil
+
+	if err := cleanupSubPaths(m.root.Pod(podUID).VolumeSubpaths()); err != nil {
+		return fmt.Errorf("cleaning up subPath mounts: %w", err)
+	}
 
 	entries, err := os.ReadDir(base)
 	if errors.Is(err, fs.ErrNotExist) {
