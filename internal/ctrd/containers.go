@@ -295,9 +295,14 @@ func (r *Runtime) Exits(ctx context.Context) (<-chan string, <-chan error) {
 	return out, errs
 }
 
-// Attempt parses the attempt label of a container.
+// Attempt parses the attempt label of a container. A value that is not a
+// count (missing, not a number, negative) is read as 0, the first attempt:
+// a negative restart count would reach the pod's status.
 func Attempt(labels map[string]string) int {
-	n, _ := strconv.Atoi(labels[LabelAttempt])
+	n, err := strconv.Atoi(labels[LabelAttempt])
+	if err != nil || n < 0 {
+		return 0
+	}
 	return n
 }
 

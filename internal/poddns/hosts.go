@@ -3,10 +3,13 @@ package poddns
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 const (
@@ -22,8 +25,12 @@ const (
 // <hostname>.<subdomain>.<namespace>.svc.<clusterDomain> when spec.subdomain is
 // set), and a section with the pod's hostAliases. For hostNetwork pods it is
 // instead the node's hosts file, read from hostHostsFile, under a header and
-// followed by the hostAliases section.
+// followed by the hostAliases section. A name or address that is not one
+// (the API server's checks, which a pod could have bypassed) is an error.
 func Hosts(pod *corev1.Pod, podIPs []string, clusterDomain string, hostHostsFile string) ([]byte, error) {
+	if err := checkHostsEntries(pod, podIPs, clusterDomain); err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	if pod.Spec.HostNetwork {
 		data, err := os.ReadFile(hostHostsFile)
@@ -54,6 +61,53 @@ func Hosts(pod *corev1.Pod, podIPs []string, clusterDomain string, hostHostsFile
 	}
 	writeHostAliases(&b, pod.Spec.HostAliases)
 	return b.Bytes(), nil
+}
+
+// checkHostsEntries refuses, in the API server's words, the names and
+// addresses of the pod's hosts lines that are not DNS names or IPs: a blank
+// or a newline in one would give the pod's /etc/hosts names or lines the
+// pod did not ask for.
+func checkHostsEntries(pod *corev1.Pod, podIPs []string, clusterDomain string) error {
+	var errs field.ErrorList
+	name := func(p *field.Path, v string, check func(string) []string) {
+		if msgs := check(v); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(p, v, strings.Join(msgs, "; ")))
+		}
+	}
+	ip := func(p *field.Path, v string) {
+		if _, err := netip.ParseAddr(v); err != nil {
+			errs = append(errs, field.Invalid(p, v, "must be a valid IP address"))
+		}
+	}
+	spec := field.NewPath("spec")
+	if !pod.Spec.HostNetwork {
+		hostname := field.NewPath("metadata", "name")
+		switch {
+		case pod.Spec.HostnameOverride != nil && *pod.Spec.HostnameOverride != "":
+			hostname = spec.Child("hostnameOverride")
+		case pod.Spec.Hostname != "":
+			hostname = spec.Child("hostname")
+		}
+		name(hostname, Hostname(pod), validation.IsDNS1123Subdomain)
+		if hostDomain(pod, clusterDomain) != "" {
+			name(spec.Child("subdomain"), pod.Spec.Subdomain, validation.IsDNS1123Label)
+			name(field.NewPath("metadata", "namespace"), pod.Namespace, validation.IsDNS1123Label)
+			if clusterDomain != "" {
+				name(field.NewPath("clusterDomain"), clusterDomain, validation.IsDNS1123Subdomain)
+			}
+		}
+		for i, v := range podIPs {
+			ip(field.NewPath("status", "podIPs").Index(i), v)
+		}
+	}
+	for i, a := range pod.Spec.HostAliases {
+		p := spec.Child("hostAliases").Index(i)
+		ip(p.Child("ip"), a.IP)
+		for j, h := range a.Hostnames {
+			name(p.Child("hostnames").Index(j), h, validation.IsDNS1123Subdomain)
+		}
+	}
+	return errs.ToAggregate()
 }
 
 // hostDomain returns <subdomain>.<namespace>.svc.<clusterDomain> for a pod

@@ -7,10 +7,14 @@ package poddns
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"strings"
+	"unicode"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // Limits the kubelet applies to the resolv.conf it hands to the runtime.
@@ -49,9 +53,13 @@ type dnsConfig struct {
 // back to Default and says so in warning. pod.Spec.DNSConfig is then merged
 // in, and the kubelet's limits (3 nameservers, 32 search domains of at most
 // 253 characters, a 2048-character search line) are enforced by dropping the
-// excess, also reported in warning. err is set only when the node's
-// resolv.conf is needed but cannot be read.
+// excess, also reported in warning. err is set when the node's resolv.conf
+// is needed but cannot be read, or when the pod's namespace or dnsConfig
+// holds what resolv.conf cannot carry (checkDNSConfig).
 func ResolvConf(pod *corev1.Pod, cfg Config) (content []byte, warning string, err error) {
+	if err := checkDNSConfig(pod); err != nil {
+		return nil, "", err
+	}
 	var warnings []string
 	policy := pod.Spec.DNSPolicy
 	switch policy {
@@ -109,6 +117,49 @@ func ResolvConf(pod *corev1.Pod, cfg Config) (content []byte, warning string, er
 
 	warnings = append(warnings, dc.fitLimits()...)
 	return dc.format(), strings.Join(warnings, "; "), nil
+}
+
+// checkDNSConfig refuses, in the API server's words, a namespace that is not
+// a DNS label and a dnsConfig whose nameservers are not IPs, whose searches
+// are not DNS names, or whose options are blank or hold blanks: a blank or
+// a newline in one would give the pod resolver settings it did not ask for.
+func checkDNSConfig(pod *corev1.Pod) error {
+	var errs field.ErrorList
+	if msgs := validation.IsDNS1123Label(pod.Namespace); pod.Namespace != "" && len(msgs) > 0 {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "namespace"), pod.Namespace, strings.Join(msgs, "; ")))
+	}
+	dc := pod.Spec.DNSConfig
+	if dc == nil {
+		return errs.ToAggregate()
+	}
+	p := field.NewPath("spec", "dnsConfig")
+	for i, ns := range dc.Nameservers {
+		if _, err := netip.ParseAddr(ns); err != nil {
+			errs = append(errs, field.Invalid(p.Child("nameservers").Index(i), ns, "must be a valid IP address"))
+		}
+	}
+	for i, s := range dc.Searches {
+		// The API server allows a trailing dot, as resolv.conf does; one
+		// too long is dropped by fitLimits, as the kubelet does.
+		if len(s) > maxSearchPathLen || s == "." {
+			continue
+		}
+		if msgs := validation.IsDNS1123Subdomain(strings.TrimSuffix(s, ".")); len(msgs) > 0 {
+			errs = append(errs, field.Invalid(p.Child("searches").Index(i), s, strings.Join(msgs, "; ")))
+		}
+	}
+	for i, o := range dc.Options {
+		op := p.Child("options").Index(i)
+		if o.Name == "" {
+			errs = append(errs, field.Required(op.Child("name"), "Option.Name must not be empty"))
+		} else if strings.ContainsFunc(o.Name, unicode.IsSpace) {
+			errs = append(errs, field.Invalid(op.Child("name"), o.Name, "must not contain whitespace"))
+		}
+		if o.Value != nil && strings.ContainsFunc(*o.Value, unicode.IsSpace) {
+			errs = append(errs, field.Invalid(op.Child("value"), *o.Value, "must not contain whitespace"))
+		}
+	}
+	return errs.ToAggregate()
 }
 
 // clusterSearches returns the ClusterFirst search list: the cluster's
@@ -190,8 +241,9 @@ func readHostResolvConf(path string) (dnsConfig, error) {
 
 // parseResolvConf reads the nameserver, search and options lines of a
 // resolv.conf. As with the C resolver, the last search line wins and options
-// of the same name override earlier ones; a bare "." search entry is dropped
-// and trailing dots are removed.
+// of the same name override earlier ones; trailing dots are removed from
+// search entries and entries of dots alone ("." is the root) are dropped,
+// so that what is read is read the same once written out.
 func parseResolvConf(data string) dnsConfig {
 	var dc dnsConfig
 	for _, line := range strings.Split(data, "\n") {
@@ -207,8 +259,8 @@ func parseResolvConf(data string) dnsConfig {
 		case "search":
 			dc.searches = nil
 			for _, s := range fields[1:] {
-				if s != "." {
-					dc.searches = append(dc.searches, strings.TrimSuffix(s, "."))
+				if s = strings.TrimRight(s, "."); s != "" {
+					dc.searches = append(dc.searches, s)
 				}
 			}
 		case "options":

@@ -9,12 +9,22 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// cfsPeriod is the CPU quota period the kubelet uses, in microseconds.
-const cfsPeriod = 100000
+const (
+	// cfsPeriod is the CPU quota period the kubelet uses, in microseconds.
+	cfsPeriod = 100000
+	// minShares and maxShares bound cpu.shares as the kernel and the
+	// kubelet do.
+	minShares, maxShares = 2, 262144
+	// maxQuota is the largest CFS quota the kernel accepts, in
+	// microseconds; a limit above it is as good as none.
+	maxQuota = 1<<44 - 1
+)
 
 // WithResources sets cgroup limits from the container's resources as the
 // kubelet does: cpu shares from the request (2 minimum), a CFS quota from
-// the cpu limit, and the memory limit.
+// the cpu limit, and the memory limit. Shares stay within the kernel's
+// range and the quota within what the kernel accepts, however large (or,
+// for a request, negative) the quantity.
 func WithResources(r corev1.ResourceRequirements) oci.SpecOpts {
 	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
 		if s.Linux == nil {
@@ -31,15 +41,21 @@ func WithResources(r corev1.ResourceRequirements) oci.SpecOpts {
 		if cpuReq == 0 {
 			cpuReq = r.Limits.Cpu().MilliValue()
 		}
-		shares := uint64(cpuReq * 1024 / 1000)
-		if shares < 2 {
-			shares = 2
+		// Compared before multiplying, which could overflow.
+		var shares uint64
+		switch {
+		case cpuReq <= minShares*1000/1024:
+			shares = minShares
+		case cpuReq >= maxShares*1000/1024:
+			shares = maxShares
+		default:
+			shares = uint64(cpuReq * 1024 / 1000)
 		}
 		res.CPU.Shares = &shares
 		if lim := r.Limits.Cpu().MilliValue(); lim > 0 {
-			quota := lim * cfsPeriod / 1000
-			if quota < 1000 {
-				quota = 1000
+			quota := int64(maxQuota)
+			if lim < maxQuota*1000/cfsPeriod {
+				quota = max(lim*cfsPeriod/1000, 1000)
 			}
 			period := uint64(cfsPeriod)
 			res.CPU.Quota, res.CPU.Period = &quota, &period

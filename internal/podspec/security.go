@@ -2,6 +2,7 @@ package podspec
 
 import (
 	"context"
+	"strings"
 
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -53,12 +54,16 @@ func WithSecurity(pod *corev1.PodSecurityContext, c *corev1.SecurityContext) []o
 		opts = append(opts, oci.WithPrivileged, oci.WithAllDevicesAllowed, oci.WithHostDevices)
 	}
 	if c.Capabilities != nil {
-		var add, drop []string
-		for _, cp := range c.Capabilities.Add {
-			add = append(add, capName(cp))
+		// "ALL" is no capability the runtime knows but the whole set: it is
+		// applied before the single names, so that drop ALL with add
+		// NET_BIND_SERVICE keeps that one, as on the kubelet.
+		add, addAll := capNames(c.Capabilities.Add)
+		drop, dropAll := capNames(c.Capabilities.Drop)
+		if addAll {
+			opts = append(opts, oci.WithAllCurrentCapabilities)
 		}
-		for _, cp := range c.Capabilities.Drop {
-			drop = append(drop, capName(cp))
+		if dropAll {
+			opts = append(opts, oci.WithCapabilities(nil))
 		}
 		if len(add) > 0 {
 			opts = append(opts, oci.WithAddedCapabilities(add))
@@ -73,12 +78,21 @@ func WithSecurity(pod *corev1.PodSecurityContext, c *corev1.SecurityContext) []o
 	return opts
 }
 
-func capName(c corev1.Capability) string {
-	s := string(c)
-	if s == "ALL" || (len(s) > 4 && s[:4] == "CAP_") {
-		return s
+// capNames returns the runtime's names of caps, CAP_-prefixed and in upper
+// case, without "ALL", and whether "ALL" was among them.
+func capNames(caps []corev1.Capability) (names []string, all bool) {
+	for _, c := range caps {
+		s := strings.ToUpper(string(c))
+		switch {
+		case s == "ALL":
+			all = true
+		case strings.HasPrefix(s, "CAP_"):
+			names = append(names, s)
+		default:
+			names = append(names, "CAP_"+s)
+		}
 	}
-	return "CAP_" + s
+	return names, all
 }
 
 func withGID(gid uint32) oci.SpecOpts {
