@@ -1,7 +1,8 @@
 # vk-containerd
 #   make up      the local cluster with vk-containerd as its node
 #   make down    stop it and clean the host
-#   make test    vet + unit tests + local cluster + e2e tests + the conformance fast slice + down
+#   make test    vet + unit tests + fuzzing + local cluster + e2e tests + fault suite
+#                + the conformance fast slice + down
 #   make build   the binaries, into _output/bin
 #   make conformance       the upstream e2e suite's node conformance specs (hack/conformance/run.sh)
 #   make conformance-fast  a quick slice of them
@@ -13,7 +14,7 @@ LDFLAGS := -X github.com/vk-containerd/vk-containerd/internal/version.Version=$(
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build up down status test vet unit e2e bench clean conformance conformance-fast
+.PHONY: build up down status test vet unit fuzz e2e e2e-faults bench clean conformance conformance-fast
 
 build:
 	@mkdir -p $(BIN)
@@ -36,19 +37,32 @@ vet:
 unit:
 	VKC_TEST_ROOT=1 $(GO) test -count=1 ./...
 
-# e2e runs the end-to-end tests against the cluster in KUBECONFIG (default: the local cluster).
-e2e:
-	KUBECONFIG=$${KUBECONFIG:-/var/lib/vk-containerd-local/kubeconfig} \
+# The e2e tests run against the cluster in KUBECONFIG (default: the local cluster).
+E2E_ENV = KUBECONFIG=$${KUBECONFIG:-/var/lib/vk-containerd-local/kubeconfig} \
 	  VKC_E2E_CONTROL=$${VKC_E2E_CONTROL-$(CURDIR)/hack/cluster.sh ctl} \
 	  VKC_E2E_NO_SKIP=$${VKC_E2E_NO_SKIP-1} \
-	  VKC_E2E_KUBECTL=$${VKC_E2E_KUBECTL:-$$(hack/cluster.sh kubectl-path)} \
-	  $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -v ./e2e/...
+	  VKC_E2E_KUBECTL=$${VKC_E2E_KUBECTL:-$$(hack/cluster.sh kubectl-path)}
+
+# e2e runs the end-to-end tests but the fault suite.
+e2e:
+	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -skip '^TestFault' -v ./e2e/...
+
+# e2e-faults runs the fault suite (e2e/faults*_test.go): agent kill under churn,
+# containerd restart, API server outage, full root disk, deletions midway.
+# Each test prints its measured results on lines that start with "figure:".
+e2e-faults:
+	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -run '^TestFault' -v ./e2e/...
+
+# fuzz runs every fuzz target for FUZZTIME each (hack/fuzz.sh).
+fuzz:
+	@FUZZTIME=$${FUZZTIME:-15s} hack/fuzz.sh
 
 # test brings the local cluster up, runs every test, and takes the cluster down
 # whatever the outcome; it fails when any step fails.
 test: vet unit
 	@$(MAKE) --no-print-directory up
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
+	  $(MAKE) --no-print-directory e2e-faults || rc=$$?; \
 	  $(MAKE) --no-print-directory conformance-fast || rc=$$?; \
 	  $(MAKE) --no-print-directory down; exit $$rc
 

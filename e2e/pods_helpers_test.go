@@ -21,6 +21,8 @@ var (
 	busybox    = envOr("VKC_E2E_BUSYBOX", "127.0.0.1:5000/busybox:1.35")
 	httpServer = envOr("VKC_E2E_HTTPSERVER", "127.0.0.1:5000/httpserver:v1")
 	registry   = envOr("VKC_E2E_REGISTRY", "127.0.0.1:5000")
+	// The same images, their blobs sent at 16 KiB/s: a pull takes a minute.
+	slowRegistry = envOr("VKC_E2E_SLOW_REGISTRY", "127.0.0.1:5002")
 )
 
 func envOr(name, def string) string {

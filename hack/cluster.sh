@@ -398,12 +398,12 @@ leaks() {
   local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
   local ns veths ips shims containers snapshots dirs
   ns=$(awk -v root="$AGENT_ROOT/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) n++} END {print n+0}' /proc/self/mountinfo)
-  veths=$(ip -o link show master "$POD_BRIDGE" 2>/dev/null | wc -l)
-  ips=$(find "$LOCAL/cni/ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' 2>/dev/null | wc -l)
+  veths=$(ip -o link show master "$POD_BRIDGE" 2>/dev/null | wc -l || true)
+  ips=$(find "$LOCAL/cni/ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' 2>/dev/null | wc -l || true)
   shims=$(pgrep -fc "containerd-shim-runc-v2 -namespace $CTD_NAMESPACE " || true)
-  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l)
-  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l)
-  dirs=$(find "$AGENT_ROOT/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l)
+  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l || true)
+  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l || true)
+  dirs=$(find "$AGENT_ROOT/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
   echo "namespaces=$ns veths=$veths ips=$ips shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
 }
 

@@ -58,6 +58,9 @@ type fakeRuntime struct {
 	starts     []string         // ids, in start order
 	startCalls int              // StartContainer calls, failed ones too
 	signals    []string         // "id signal"
+	// execing, when set, makes an exec (a hook) wait for its context's end
+	// and tells the test, through the channel, that it began.
+	execing chan struct{}
 }
 
 var _ Runtime = (*fakeRuntime)(nil)
@@ -171,7 +174,12 @@ func (f *fakeRuntime) Status(_ context.Context, id string) (ctrd.ContainerStatus
 
 var errNotFaked = errors.New("not part of the fake runtime")
 
-func (f *fakeRuntime) Exec(context.Context, string, []string, ctrd.ExecIO) (int, error) {
+func (f *fakeRuntime) Exec(ctx context.Context, _ string, _ []string, _ ctrd.ExecIO) (int, error) {
+	if f.execing != nil {
+		f.execing <- struct{}{}
+		<-ctx.Done()
+		return 0, ctx.Err()
+	}
 	return 0, errNotFaked
 }
 func (f *fakeRuntime) StartContainerStreams(context.Context, string, ctrd.Streams) (uint32, func(), error) {

@@ -375,6 +375,46 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("forced deletion during preStop: the hook is cut short and the container killed", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		pod.Spec.Containers[0].Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{
+			Exec: &corev1.ExecAction{Command: []string{"sleep", "600"}}}}
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		n.rt.execing = make(chan struct{})
+		graceful := pod.DeepCopy()
+		grace := int64(600)
+		graceful.DeletionTimestamp, graceful.DeletionGracePeriodSeconds = &metav1.Time{Time: t0}, &grace
+		w.requestDelete(graceful)
+		done := make(chan struct{})
+		go func() { defer close(done); n.settle(w) }()
+		select {
+		case <-n.rt.execing:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the preStop hook never ran")
+		}
+		forced := graceful.DeepCopy()
+		zero := int64(0)
+		forced.DeletionGracePeriodSeconds = &zero
+		w.requestDelete(forced)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the forced deletion waited for the preStop hook")
+		}
+		n.settle(w)
+		if w.state != stateGone {
+			t.Errorf("state %s, want gone", w.state)
+		}
+		n.rt.mu.Lock()
+		signals := strings.Join(n.rt.signals, ",")
+		n.rt.mu.Unlock()
+		if !strings.HasSuffix(signals, " 9") || strings.Contains(signals, " 15") || strings.Contains(signals, " 0") {
+			t.Errorf("signals %q: want a SIGKILL and no stop signal", signals)
+		}
+	})
+
 	t.Run("a start failure: RunContainerError, then StartError; under Never the pod fails", func(t *testing.T) {
 		n := newNode(t)
 		n.rt.failStart["app"] = errors.New(`exec: "nope": executable file not found in $PATH`)
@@ -590,5 +630,34 @@ func TestAdoptTerminal(t *testing.T) {
 	running.UID = "other-uid"
 	if restarted.adoptTerminal(running) != nil {
 		t.Error("a pod that has not ended was adopted")
+	}
+}
+
+// A pod whose deletion began before the agent was killed has no worker in
+// the restarted agent: the deletion it is handed releases what the pod left
+// on the node (containers, sandbox, volumes) and removes the pod object.
+func TestDeletionLeftByAKilledAgent(t *testing.T) {
+	n := newNode(t)
+	pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+	w := n.worker(n.pods, pod)
+	n.running(w, pod)
+	grace := int64(30)
+	deleted := pod.DeepCopy()
+	deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &metav1.Time{Time: n.clock.Now()}, &grace
+
+	restarted := n.newPods() // the old agent died before it saw the deletion through
+	w2, err := restarted.deleting(deleted)
+	if err != nil || w2 == nil {
+		t.Fatalf("deleting a pod without a worker: %v, %v; want a releasing worker", w2, err)
+	}
+	n.settle(w2)
+	if w2.state != stateGone || n.rt.count() != 0 || n.sandboxes.live[string(testUID)] || n.volumes.prepared[string(testUID)] {
+		t.Errorf("state %s; left %d containers, sandbox %v, volumes %v", w2.state, n.rt.count(), n.sandboxes.live, n.volumes.prepared)
+	}
+	if _, err := n.client.CoreV1().Pods(pod.Namespace).Get(context.Background(), pod.Name, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("pod object: %v, want it removed", err)
+	}
+	if _, err := restarted.deleting(pod); err == nil {
+		t.Error("a pod neither on the node nor deleted in the API: no error; want NotFound")
 	}
 }

@@ -171,8 +171,21 @@ func (p *Pods) UpdatePod(ctx context.Context, pod *corev1.Pod) error {
 }
 
 // DeletePod asks the pod's worker to stop the pod and release everything it
-// holds; the final status follows through NotifyPods.
+// holds; the final status follows through NotifyPods. A pod being deleted in
+// the API that has no worker (its deletion began before the agent
+// restarted) gets one, which releases whatever of it is on the node and
+// finishes the deletion, as the kubelet would.
 func (p *Pods) DeletePod(_ context.Context, pod *corev1.Pod) error {
+	w, err := p.deleting(pod)
+	if w != nil {
+		go w.run(p.ctx)
+	}
+	return err
+}
+
+// deleting hands the deletion to the pod's worker, or returns a new worker,
+// not yet running, for a pod deleted in the API that has none.
+func (p *Pods) deleting(pod *corev1.Pod) (*worker, error) {
 	p.mu.Lock()
 	w, ok := p.workers[pod.UID]
 	if !ok {
@@ -181,11 +194,19 @@ func (p *Pods) DeletePod(_ context.Context, pod *corev1.Pod) error {
 		}
 	}
 	p.mu.Unlock()
-	if !ok {
-		return errdefs.NotFoundf("pod %s/%s is not on this node", pod.Namespace, pod.Name)
+	if ok {
+		w.requestDelete(pod)
+		return nil, nil
 	}
+	if pod.DeletionTimestamp == nil {
+		return nil, errdefs.NotFoundf("pod %s/%s is not on this node", pod.Namespace, pod.Name)
+	}
+	w, added := p.add(pod, stateCreating)
 	w.requestDelete(pod)
-	return nil
+	if !added {
+		return nil, nil
+	}
+	return w, nil
 }
 
 func (p *Pods) worker(namespace, name string) *worker {

@@ -68,7 +68,8 @@ func (w *worker) stopGroup(ctx context.Context, pod *corev1.Pod, rs []*tracked, 
 }
 
 // stop runs the preStop hooks of ts, sends the stop signal, waits up to
-// grace for them to exit, then kills what still runs.
+// grace for them to exit, then kills what still runs. A deletion that
+// shortens the grace period meanwhile cuts the hooks and the wait short.
 func (w *worker) stop(ctx context.Context, pod *corev1.Pod, ts []stopTarget, grace time.Duration) {
 	if len(ts) == 0 {
 		return
@@ -78,15 +79,20 @@ func (w *worker) stop(ctx context.Context, pod *corev1.Pod, ts []stopTarget, gra
 		ids[i] = t.id
 		w.event(pod, corev1.EventTypeNormal, eventKilling, "Stopping container %s", t.name)
 	}
+	cut, release := w.cutShort(ctx, grace)
+	defer release()
 	if grace > 0 {
-		grace = w.preStop(ctx, pod, ts, grace)
+		grace = w.preStop(cut, pod, ts, grace)
+	}
+	if cut.Err() != nil {
+		grace = w.deletionGrace(grace)
 	}
 	sig := syscall.Signal(0) // the image's stop signal
 	if grace <= 0 {
 		sig = syscall.SIGKILL
 	}
 	w.signalAll(ctx, ids, sig)
-	if left := w.waitExited(ctx, ids, grace); len(left) > 0 && sig != syscall.SIGKILL {
+	if left := w.waitExited(cut, ids, grace); len(left) > 0 && sig != syscall.SIGKILL {
 		w.signalAll(ctx, left, syscall.SIGKILL)
 		w.waitExited(ctx, left, killWait)
 	}

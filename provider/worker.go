@@ -46,6 +46,7 @@ type worker struct {
 	pod      *corev1.Pod
 	deletion *deletion              // nil until the pod is deleted
 	onDelete context.CancelFunc     // stops work a deletion makes pointless (a pull)
+	stopping *graceWatch            // the stop in progress, cut short by a shorter grace
 	status   corev1.PodStatus       // the last status published
 	kills    map[string]killRequest // by attempt id, from failed probes
 
@@ -117,8 +118,45 @@ func (w *worker) requestDelete(pod *corev1.Pod) {
 	if w.onDelete != nil {
 		w.onDelete()
 	}
+	if w.stopping != nil && w.deletion.grace < w.stopping.grace {
+		w.stopping.cancel()
+	}
 	w.mu.Unlock()
 	w.kick()
+}
+
+// graceWatch is a stop in progress and the grace period it was given.
+type graceWatch struct {
+	grace  time.Duration
+	cancel context.CancelFunc
+}
+
+// cutShort returns ctx, canceled also when a deletion request shortens the
+// grace period below grace: the waits of a stop in progress (preStop hooks,
+// the stop signal's grace) end then, and a forced deletion kills at once,
+// as on the kubelet. stop releases it.
+func (w *worker) cutShort(ctx context.Context, grace time.Duration) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	w.mu.Lock()
+	w.stopping = &graceWatch{grace: grace, cancel: cancel}
+	w.mu.Unlock()
+	return ctx, func() {
+		w.mu.Lock()
+		w.stopping = nil
+		w.mu.Unlock()
+		cancel()
+	}
+}
+
+// deletionGrace is the grace period of the pod's deletion, or fallback
+// when it has none.
+func (w *worker) deletionGrace(fallback time.Duration) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.deletion == nil {
+		return fallback
+	}
+	return min(w.deletion.grace, fallback)
 }
 
 // cancelOnDelete returns ctx, canceled also when the pod is deleted, for

@@ -13,6 +13,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/rand"
 	"flag"
 	"fmt"
 	"io"
@@ -61,6 +62,13 @@ func main() {
 	push(*registry+"/busybox:1.35", bb)
 	// A second tag of the same image, for tests that change a pod's image.
 	push(*registry+"/busybox:1.35-b", bb)
+	// And one with a layer of random bytes, new at each push, that no node
+	// has yet: a pull of it always fetches, for tests that act mid-pull.
+	fresh, err := freshImage(bb)
+	if err != nil {
+		log.Fatalf("imagebuild: busybox fresh: %v", err)
+	}
+	push(*registry+"/busybox:fresh", fresh)
 
 	hs, err := httpServerImage(*repo)
 	if err != nil {
@@ -146,6 +154,19 @@ func httpServerImage(repo string) (v1.Image, error) {
 		Cmd:          []string{"serve"},
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 	}, files)
+}
+
+// freshImage is base with one more layer: a file of 1 MiB of random bytes.
+func freshImage(base v1.Image) (v1.Image, error) {
+	noise := make([]byte, 1<<20)
+	if _, err := rand.Read(noise); err != nil {
+		return nil, err
+	}
+	layer, err := layerOf([]file{{path: "noise", mode: 0o644, data: noise}})
+	if err != nil {
+		return nil, err
+	}
+	return mutate.AppendLayers(base, layer)
 }
 
 // image makes a one-layer image of files with the given config.

@@ -43,10 +43,10 @@ type Disk struct {
 	read       func() (FS, error)
 	transition time.Duration
 
-	mu         sync.Mutex
-	under      bool      // the condition as reported
+	mu          sync.Mutex
+	under       bool      // the condition as reported
 	lastCrossed time.Time // when the figures were last past a threshold
-	why        string
+	why         string
 }
 
 // NewDisk watches the filesystem read reads; transition is the kubelet's
