@@ -59,7 +59,7 @@ fuzz:
 
 # test brings the local cluster up, runs every test, and takes the cluster down
 # whatever the outcome; it fails when any step fails.
-test: vet unit
+test: vet unit fuzz
 	@$(MAKE) --no-print-directory up
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
 	  $(MAKE) --no-print-directory e2e-faults || rc=$$?; \

@@ -137,6 +137,9 @@ func TestFaultDeletedMidway(t *testing.T) {
 		return err == nil && len(list.Items) > 0, err
 	})
 	time.Sleep(2 * time.Second)
+	if list, err := client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=pulling,reason=Pulled"}); err != nil || len(list.Items) > 0 {
+		t.Fatalf("the slow pull ended before the deletion (%v): the test deletes nothing mid-pull", err)
+	}
 	start := time.Now()
 	deletePodAndWait(t, ns, "pulling", nil, 30*time.Second)
 	pullDeletion := time.Since(start)

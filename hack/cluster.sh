@@ -14,6 +14,8 @@
 #   hack/cluster.sh ctl leaks
 #                            count what pods hold on the host: pinned namespaces, veths, CNI IPs,
 #                            shims, containers, active snapshots, pod directories
+#   hack/cluster.sh ctl agent-panics
+#                            count the lines of the agent's log that tell of a panic
 #   hack/cluster.sh ctl fill-root|free-root
 #                            fill the agent's root filesystem to the last block, or free it again
 #   hack/cluster.sh join-credentials NAME IP DIR
@@ -425,6 +427,7 @@ ctl() {
     check-clean) shift; check_clean "$@"; return ;;
     check-one-shim) check_one_shim "$2"; return ;;
     leaks) leaks; return ;;
+    agent-panics) grep -c 'panic' "$LOGS/vk-containerd.log" || true; return ;;
     fill-root) fill_root; return ;;
     free-root) free_root; return ;;
     freeze | thaw)

@@ -223,6 +223,9 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	if err != nil {
 		return nil, err
 	}
+	if err := podspec.CheckRunAsNonRoot(pod, c, img.User); err != nil {
+		return nil, fmt.Errorf("%w: %w", podenv.ErrConfig, err)
+	}
 	vars := envMap(env)
 	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, vars, w.dir.VolumeSubpaths())
 	if err != nil {
