@@ -15,7 +15,9 @@ func TestCheckRunAsNonRoot(t *testing.T) {
 		return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", UID: "u"},
 			Spec: corev1.PodSpec{SecurityContext: psc}}
 	}
-	ctr := func(sc *corev1.SecurityContext) *corev1.Container { return &corev1.Container{Name: "c", SecurityContext: sc} }
+	ctr := func(sc *corev1.SecurityContext) *corev1.Container {
+		return &corev1.Container{Name: "c", SecurityContext: sc}
+	}
 	for _, tc := range []struct {
 		name      string
 		pod       *corev1.Pod
