@@ -37,6 +37,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "e2e: kubeconfig %s: %v\n", kc, err)
 		os.Exit(2)
 	}
+	// client-go's default of 5 requests a second would pace the tests that
+	// create and delete pods by the hundred, not the node.
+	cfg.QPS, cfg.Burst = 100, 200
 	client, restConfig = kubernetes.NewForConfigOrDie(cfg), cfg
 	nodeName = os.Getenv("VKC_NODE_NAME")
 	if nodeName == "" {
