@@ -325,6 +325,13 @@ cleanup_node() {
       "${ctr[@]}" containers delete "$id" >/dev/null 2>&1 || true
     done
   fi
+  # A shim whose task delete was cut off (the agent stopped mid-removal) outlives its
+  # container, and containerd's state goes with $RUN: end such shims of this cluster.
+  local shim
+  for shim in $(pgrep -f "containerd-shim-runc-v2 -namespace $CTD_NAMESPACE .*-address $RUN/containerd.sock" || true); do
+    pkill -9 -P "$shim" 2>/dev/null || true
+    kill -9 "$shim" 2>/dev/null || true
+  done
   # Pinned pod namespaces are bind mounts under the agent's root.
   local m
   for m in $(awk -v root="$AGENT_ROOT/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r || true); do
