@@ -245,9 +245,7 @@ func TestLifecycle(t *testing.T) {
 		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
 		w := n.worker(n.pods, pod)
 		n.running(w, pod)
-		grace := int64(30)
-		deleted := pod.DeepCopy()
-		deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &metav1.Time{Time: n.clock.Now()}, &grace
+		deleted := deletedAt(pod, n.clock.Now(), 30)
 		if err := n.pods.DeletePod(context.Background(), deleted); err != nil {
 			t.Fatal(err)
 		}
@@ -357,9 +355,7 @@ func TestLifecycle(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("the worker never pulled")
 		}
-		deleted := pod.DeepCopy()
-		grace := int64(30)
-		deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &metav1.Time{Time: t0}, &grace
+		deleted := deletedAt(pod, t0, 30)
 		w.requestDelete(deleted)
 		select {
 		case <-done:
@@ -383,9 +379,7 @@ func TestLifecycle(t *testing.T) {
 		w := n.worker(n.pods, pod)
 		n.running(w, pod)
 		n.rt.execing = make(chan struct{})
-		graceful := pod.DeepCopy()
-		grace := int64(600)
-		graceful.DeletionTimestamp, graceful.DeletionGracePeriodSeconds = &metav1.Time{Time: t0}, &grace
+		graceful := deletedAt(pod, t0, 600)
 		w.requestDelete(graceful)
 		done := make(chan struct{})
 		go func() { defer close(done); n.settle(w) }()
@@ -641,9 +635,7 @@ func TestDeletionLeftByAKilledAgent(t *testing.T) {
 	pod := appPod(corev1.RestartPolicyAlways, nil, "app")
 	w := n.worker(n.pods, pod)
 	n.running(w, pod)
-	grace := int64(30)
-	deleted := pod.DeepCopy()
-	deleted.DeletionTimestamp, deleted.DeletionGracePeriodSeconds = &metav1.Time{Time: n.clock.Now()}, &grace
+	deleted := deletedAt(pod, n.clock.Now(), 30)
 
 	restarted := n.newPods() // the old agent died before it saw the deletion through
 	w2, err := restarted.deleting(deleted)
@@ -660,4 +652,12 @@ func TestDeletionLeftByAKilledAgent(t *testing.T) {
 	if _, err := restarted.deleting(pod); err == nil {
 		t.Error("a pod neither on the node nor deleted in the API: no error; want NotFound")
 	}
+}
+
+// deletedAt is pod as the API server has it once deleted at t with a grace
+// period of grace seconds.
+func deletedAt(pod *corev1.Pod, t time.Time, grace int64) *corev1.Pod {
+	out := pod.DeepCopy()
+	out.DeletionTimestamp, out.DeletionGracePeriodSeconds = &metav1.Time{Time: t}, &grace
+	return out
 }

@@ -29,25 +29,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // A full disk must not block the container (its output is still read to the
 // end) nor spoil the log: once space is back, records parse again.
 func TestFullDiskDropsRecordsAndKeepsReading(t *testing.T) {
-	roottest.Require(t)
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=64k"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	path := filepath.Join(dir, "0.log")
-	w, err := NewWriter(path, 0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	path, w := writerOnTmpfs(t, "size=64k")
 
 	var lines strings.Builder
 	for i := 0; lines.Len() < 1<<20; i++ {
 		fmt.Fprintf(&lines, "line %d of a container that writes more than the disk holds\n", i)
 	}
 	in := &countingReader{r: strings.NewReader(lines.String())}
-	err = w.Copy("stdout", in)
+	err := w.Copy("stdout", in)
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("Copy on a full disk: %v, want ENOSPC", err)
 	}
@@ -66,6 +55,24 @@ func TestFullDiskDropsRecordsAndKeepsReading(t *testing.T) {
 	}
 }
 
+// writerOnTmpfs is a Writer of a log on a tmpfs of its own, mounted with opts.
+func writerOnTmpfs(t *testing.T, opts string) (string, *Writer) {
+	t.Helper()
+	roottest.Require(t)
+	dir := t.TempDir()
+	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, opts); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
+	path := filepath.Join(dir, "0.log")
+	w, err := NewWriter(path, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return path, w
+}
+
 func tail(s string) string {
 	if len(s) > 120 {
 		return s[len(s)-120:]
@@ -75,18 +82,7 @@ func tail(s string) string {
 
 // A record the disk cut short leaves the next one on a line of its own.
 func TestTornRecordIsIsolated(t *testing.T) {
-	roottest.Require(t)
-	dir := t.TempDir()
-	if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=8k"); err != nil {
-		t.Fatalf("mount tmpfs: %v", err)
-	}
-	t.Cleanup(func() { _ = unix.Unmount(dir, unix.MNT_DETACH) })
-	path := filepath.Join(dir, "0.log")
-	w, err := NewWriter(path, 0, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	path, w := writerOnTmpfs(t, "size=8k")
 	long := strings.Repeat("x", 3000)
 	for i := 0; i < 5; i++ {
 		_ = w.record("stdout", "F", []byte(long)) // 8k holds two and part of a third

@@ -43,12 +43,12 @@ func openSubPath(root, sub string, create bool) (int, error) {
 			unix.Close(fd)
 		}
 	}()
-	todo := strings.Split(sub, "/")
+	rest := strings.Split(sub, "/")
 	done := []string{} // the elements opened, for messages
 	links := 0
-	for len(todo) > 0 {
-		part := todo[0]
-		todo = todo[1:]
+	for len(rest) > 0 {
+		part := rest[0]
+		rest = rest[1:]
 		switch part {
 		case "", ".":
 			continue
@@ -107,7 +107,7 @@ func openSubPath(root, sub string, create bool) (int, error) {
 			done = done[:0]
 			target = rel
 		}
-		todo = append(strings.Split(target, "/"), todo...)
+		rest = append(strings.Split(target, "/"), rest...)
 	}
 	fd := stack[len(stack)-1]
 	stack = stack[:len(stack)-1]
