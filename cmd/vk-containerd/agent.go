@@ -29,6 +29,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/vk-containerd/vk-containerd/cni"
+	"github.com/vk-containerd/vk-containerd/internal/crilog"
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 	"github.com/vk-containerd/vk-containerd/internal/hostinfo"
 	"github.com/vk-containerd/vk-containerd/internal/kubeletapi"
@@ -48,16 +49,31 @@ const podResync = 10 * time.Minute
 // Every error it returns before the node starts says what is wrong and which
 // flag fixes it.
 func Run(ctx context.Context, cfg Config) error {
+	if cfg.BootstrapKubeconfig != "" && cfg.Kubeconfig == "" {
+		cfg.Kubeconfig = filepath.Join(cfg.RootDir, "kubeconfig")
+	}
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(cfg.RootDir, 0o750); err != nil {
 		return fmt.Errorf("--root-dir: %w", err)
 	}
-	client, err := NewClient(ctx, cfg.Kubeconfig)
+	client, stopIdentity, err := connectAPI(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer stopIdentity()
+	registered := false
+	err = startNode(ctx, cfg, client, &registered)
+	if err != nil && !registered {
+		reportSetupFailure(client, cfg.NodeName, err)
+	}
+	return err
+}
+
+// startNode starts the node on the API client; *registered turns true once the
+// node object is up.
+func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, registered *bool) error {
 	rt, err := ctrd.Connect(cfg.ContainerdAddress, cfg.ContainerdNamespace)
 	if err != nil {
 		return err
@@ -115,7 +131,7 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { errc <- srv.Serve(ctx, listener) }()
 	podInformers.Start(ctx.Done())
 	go func() { errc <- pc.Run(ctx, cfg.PodWorkers) }()
-	return runNode(ctx, cfg, nodeIP, pods, podInformer, pc, nc, errc)
+	return runNode(ctx, cfg, nodeIP, pods, podInformer, pc, nc, errc, registered)
 }
 
 // nodeObject builds the node the agent registers, from cfg and the host.
@@ -155,12 +171,16 @@ func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *c
 	if err != nil {
 		return nil, fmt.Errorf("find the agent's own binary (the containers' log driver): %w", err)
 	}
+	logDriver, err := crilog.InstallDriver(self, filepath.Join(cfg.RootDir, "bin"))
+	if err != nil {
+		return nil, err
+	}
 	podDirs := poddir.Root(filepath.Join(cfg.RootDir, "pods"))
 	sandboxes := sandbox.NewManager(podDirs, network, poddns.Config{
 		ClusterDNS: cfg.ClusterDNS, ClusterDomain: cfg.ClusterDomain, HostResolvConf: cfg.ResolvConf,
 	})
 	return provider.NewPods(ctx, provider.PodsConfig{
-		LogDriver:    self,
+		LogDriver:    logDriver,
 		LogMaxSize:   cfg.ContainerLogMaxSize,
 		LogMaxFiles:  cfg.ContainerLogMaxFiles,
 		SeccompRoot:  filepath.Join(cfg.RootDir, "seccomp"),
@@ -232,7 +252,7 @@ func kubeletAPI(cfg Config, client kubernetes.Interface, nodeIP net.IP, pods *pr
 	}
 	stop = func() {}
 	if cfg.RotateServerCertificates {
-		certs, err := kubeletapi.ServingCertificates(client, cfg.NodeName, []net.IP{nodeIP}, filepath.Join(cfg.RootDir, "pki"))
+		certs, err := kubeletapi.ServingCertificates(client, cfg.NodeName, []net.IP{nodeIP}, cfg.certDir())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -254,7 +274,7 @@ func kubeletAPI(cfg Config, client kubernetes.Interface, nodeIP net.IP, pods *pr
 // registers the node, and then runs until ctx ends or a component sends
 // its end on errc.
 func runNode(ctx context.Context, cfg Config, nodeIP net.IP, pods *provider.Pods, podInformer corev1informers.PodInformer,
-	pc *node.PodController, nc *node.NodeController, errc chan error) error {
+	pc *node.PodController, nc *node.NodeController, errc chan error, registered *bool) error {
 	select {
 	case <-pc.Ready():
 	case <-pc.Done():
@@ -278,6 +298,7 @@ func runNode(ctx context.Context, cfg Config, nodeIP net.IP, pods *provider.Pods
 	go func() { errc <- nc.Run(ctx) }()
 	select {
 	case <-nc.Ready():
+		*registered = true
 		log.G(ctx).WithField("node", cfg.NodeName).WithField("internalIP", nodeIP.String()).Info("node registered")
 	case <-nc.Done():
 		return fmt.Errorf("node controller: %w", nc.Err())

@@ -27,6 +27,8 @@ func TestValidate(t *testing.T) {
 		{"bad port", func(c *Config) { c.Port = 70000 }, "is not a TCP port"},
 		{"no root", func(c *Config) { c.RootDir = "" }, "--root-dir is empty"},
 		{"bad address", func(c *Config) { c.Address = "localhost" }, "is not an IP address"},
+		{"the CRI's namespace", func(c *Config) { c.ContainerdNamespace = "k8s.io" }, "--containerd-namespace k8s.io is the namespace of containerd's CRI"},
+		{"bootstrap without kubeconfig", func(c *Config) { c.BootstrapKubeconfig = "/b" }, "--bootstrap-kubeconfig needs --kubeconfig"},
 		{"rotation and files", func(c *Config) { c.RotateServerCertificates, c.TLSCertFile = true, "/c.pem" }, "drop --tls-cert-file"},
 	} {
 		c := validConfig()

@@ -9,13 +9,18 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 	"time"
 )
 
 // Config is everything the agent needs to run a node.
 type Config struct {
-	Kubeconfig          string // path of the kubeconfig; empty means in-cluster
+	Kubeconfig string // path of the kubeconfig; empty means in-cluster
+	// BootstrapKubeconfig holds a bootstrap token: with it the node obtains
+	// its client certificate (TLS bootstrap) and writes Kubeconfig.
+	BootstrapKubeconfig string
+	CertDir             string // the node's certificates; empty means RootDir/pki
 	NodeName            string // name of the node object
 	NodeIP              net.IP // InternalIP; detected when nil
 	NodeLabels          map[string]string
@@ -46,6 +51,18 @@ type Config struct {
 	ResolvConf                       string // the host's resolv.conf, the base of Default pods
 }
 
+// certDir is where the node keeps its client and serving certificates.
+func (c *Config) certDir() string {
+	if c.CertDir != "" {
+		return c.CertDir
+	}
+	return filepath.Join(c.RootDir, "pki")
+}
+
+// criNamespace is where containerd's CRI keeps a kubelet's containers; two
+// agents in one namespace would take each other's containers for orphans.
+const criNamespace = "k8s.io"
+
 // Validate checks the fields that need no outside system.
 func (c *Config) Validate() error {
 	var errs []error
@@ -68,6 +85,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Address != "" && net.ParseIP(c.Address) == nil {
 		errs = append(errs, fmt.Errorf("--address %q is not an IP address", c.Address))
+	}
+	if c.ContainerdNamespace == criNamespace {
+		errs = append(errs, fmt.Errorf("--containerd-namespace %s is the namespace of containerd's CRI (a kubelet's pods): give the node a namespace of its own", criNamespace))
+	}
+	if c.BootstrapKubeconfig != "" && c.Kubeconfig == "" {
+		errs = append(errs, errors.New("--bootstrap-kubeconfig needs --kubeconfig: the path the node's own kubeconfig is written to"))
 	}
 	if c.RotateServerCertificates && (c.TLSCertFile != "" || c.TLSPrivateKeyFile != "") {
 		errs = append(errs, errors.New("--rotate-server-certificates requests the serving certificate from the cluster: drop --tls-cert-file and --tls-private-key-file"))

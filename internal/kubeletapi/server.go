@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -110,6 +111,9 @@ func (s *Server) Listen() (net.Listener, error) {
 		tlsCfg.Certificates = []tls.Certificate{s.cfg.Certificate}
 	}
 	l, err := net.Listen("tcp", s.cfg.Addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("kubelet API: %s is taken (a kubelet on this host listens on 10250): choose another --port", s.cfg.Addr)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("kubelet API: listen on %s: %w", s.cfg.Addr, err)
 	}
