@@ -68,6 +68,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil && !registered {
 		reportSetupFailure(client, cfg.NodeName, err)
 	}
+	if err == nil && ctx.Err() != nil {
+		leaveHost(client, cfg)
+	}
 	return err
 }
 

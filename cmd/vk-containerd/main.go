@@ -23,7 +23,26 @@ func main() {
 		crilog.RunDriver(os.Args[2])
 		return
 	}
+	if len(os.Args) > 1 {
+		if command, ok := commands[os.Args[1]]; ok {
+			os.Exit(runCommand(os.Args[1], command, os.Args[2:]))
+		}
+	}
 	os.Exit(run(os.Args[1:]))
+}
+
+func runCommand(name string, command func(context.Context, []string) error, args []string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	err := command(ctx, args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vk-containerd %s: %v\n", name, err)
+		return 1
+	}
+	return 0
 }
 
 func run(args []string) int {
