@@ -82,6 +82,7 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 		return err
 	}
 	defer rt.Close()
+	rt.SetExecFIFODir(filepath.Join(cfg.RootDir, "fifo"))
 	nodeIP := cfg.NodeIP
 	if nodeIP == nil {
 		if nodeIP, err = DetectNodeIP(cfg.NodeName); err != nil {

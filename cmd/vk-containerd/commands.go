@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/vk-containerd/vk-containerd/internal/nodecheck"
@@ -26,14 +27,15 @@ func checkNode(ctx context.Context, args []string) error {
 	kubeconfig := fs.String("kubeconfig", "", "Kubeconfig. Empty: the in-cluster configuration.")
 	c := nodecheck.Check{Out: os.Stdout}
 	fs.StringVar(&c.Node, "node", "", "Node to check.")
+	selector := fs.String("selector", "", "Label selector of the nodes to check, instead of --node; at least one must match.")
 	fs.StringVar(&c.Namespace, "namespace", "default", "Namespace of the test pod.")
 	fs.StringVar(&c.Image, "image", "", "Image of the test pod, with sh, echo and sleep.")
 	fs.DurationVar(&c.Timeout, "timeout", 2*time.Minute, "How long the test pod may take to start and to go.")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if c.Node == "" || c.Image == "" {
-		return fmt.Errorf("check-node needs --node and --image")
+	if (c.Node == "") == (*selector == "") || c.Image == "" {
+		return fmt.Errorf("check-node needs --image and one of --node and --selector")
 	}
 	cfg, err := restConfig(*kubeconfig)
 	if err != nil {
@@ -43,7 +45,27 @@ func checkNode(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return nodecheck.Run(ctx, cfg, client, c)
+	nodes := []string{c.Node}
+	if *selector != "" {
+		list, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: *selector})
+		if err != nil {
+			return fmt.Errorf("list the nodes %s: %w", *selector, err)
+		}
+		if len(list.Items) == 0 {
+			return fmt.Errorf("no node matches %s: no agent has registered", *selector)
+		}
+		nodes = nodes[:0]
+		for _, n := range list.Items {
+			nodes = append(nodes, n.Name)
+		}
+	}
+	for _, n := range nodes {
+		c.Node = n
+		if err := nodecheck.Run(ctx, cfg, client, c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func removeNodes(ctx context.Context, args []string) error {

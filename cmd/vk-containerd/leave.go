@@ -17,7 +17,7 @@ import (
 // hold (the pod directories go with their pods).
 func ownFiles(cfg Config) []string {
 	files := []string{cfg.certDir(), filepath.Join(cfg.RootDir, "bin"), filepath.Join(cfg.RootDir, "cni-cache"),
-		filepath.Join(cfg.RootDir, "seccomp"), filepath.Join(cfg.RootDir, "pods")}
+		filepath.Join(cfg.RootDir, "seccomp"), filepath.Join(cfg.RootDir, "fifo"), filepath.Join(cfg.RootDir, "pods")}
 	if cfg.BootstrapKubeconfig != "" {
 		files = append(files, cfg.Kubeconfig) // written by the bootstrap
 	}

@@ -28,7 +28,14 @@ type Runtime struct {
 	client    *client.Client
 	address   string
 	namespace string
+	fifoDir   string // exec FIFOs; empty: containerd's default
 }
+
+// SetExecFIFODir puts the FIFOs of exec'd processes in dir. The shim opens
+// them by path, so when the agent runs in a container the directory must be
+// at the same path on the host: the agent's root is, containerd's default
+// /run/containerd/fifo may not be.
+func (r *Runtime) SetExecFIFODir(dir string) { r.fifoDir = dir }
 
 // Connect checks that address is a socket and opens a client for namespace.
 // It does not wait for the daemon to answer: use Version for that.

@@ -63,6 +63,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, args []string, eio ExecIO
 	if eio.TTY {
 		opts = append(opts, cio.WithTerminal)
 	}
+	if r.fifoDir != "" {
+		opts = append(opts, cio.WithFIFODir(r.fifoDir))
+	}
 	execID, err := newExecID()
 	if err != nil {
 		return 0, err
