@@ -353,7 +353,7 @@ func TestKubectlPortForward(t *testing.T) {
 func TestKubeletAPIAuth(t *testing.T) {
 	requireNode(t, "not on the node: the kubelet API is reached at the node's address")
 	ns := testNamespace(t)
-	base := fmt.Sprintf("https://%s:10250", nodeIP(t))
+	base := "https://" + kubeletAddr(t)
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	get := func(path, token string) int {
 		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
@@ -404,7 +404,7 @@ func TestServingCertificateFromCluster(t *testing.T) {
 		t.Fatal("the kubeconfig's CA does not parse")
 	}
 	ip := nodeIP(t)
-	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", net.JoinHostPort(ip, "10250"),
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 10 * time.Second}, "tcp", kubeletAddr(t),
 		&tls.Config{RootCAs: roots, ServerName: ip})
 	if err != nil {
 		t.Fatalf("the kubelet API's certificate does not verify against the cluster's CA: %v", err)

@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -247,4 +249,10 @@ func nodeIP(t *testing.T) string {
 	}
 	t.Fatal("node has no InternalIP")
 	return ""
+}
+
+// kubeletAddr is host:port of the node's kubelet API, as the node reports it.
+func kubeletAddr(t *testing.T) string {
+	n := getNode(context.Background(), t)
+	return net.JoinHostPort(nodeIP(t), strconv.Itoa(int(n.Status.DaemonEndpoints.KubeletEndpoint.Port)))
 }
