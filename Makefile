@@ -4,6 +4,8 @@
 #   make test    vet + unit tests + fuzzing + local cluster + e2e tests + fault suite
 #                + the conformance fast slice + down
 #   make build   the binaries, into _output/bin
+#   make image   the agent's container image, without Docker (hack/image/image.sh), pushed to
+#                IMAGE_REGISTRY (default 127.0.0.1:5000, the local cluster's registry)
 #   make conformance       the upstream e2e suite's node conformance specs (hack/conformance/run.sh)
 #   make conformance-fast  a quick slice of them
 
@@ -14,11 +16,15 @@ LDFLAGS := -X github.com/vk-containerd/vk-containerd/internal/version.Version=$(
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build up down status test vet unit fuzz e2e e2e-faults bench clean conformance conformance-fast
+.PHONY: build image up down status test vet unit fuzz e2e e2e-faults bench clean conformance conformance-fast
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/vk-containerd ./hack/registry ./hack/imagebuild ./hack/csrapprover
+
+# image prints "image: <reference>" last; IMAGE_REGISTRY=host:port pushes elsewhere.
+image:
+	@VERSION=$(VERSION) hack/image/image.sh
 
 up: build
 	@hack/cluster.sh up
