@@ -10,9 +10,9 @@ FROM ${GO_IMAGE} AS build
 ARG VERSION=v0.1.0-dev
 # Default: CNI_PLUGINS_VERSION of hack/versions.env.
 ARG CNI_PLUGINS_VERSION=v1.9.0
-# Static binaries: the final stage's libraries play no part in them.
-ENV CGO_ENABLED=0 GOFLAGS=-trimpath
-RUN GOBIN=/out/cni go install \
+# The plugins are static; the agent links only the C library, which the
+# final stage (the same Debian release as this one) has.
+RUN CGO_ENABLED=0 GOBIN=/out/cni go install -trimpath \
       -ldflags "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
       github.com/containernetworking/plugins/plugins/main/bridge@$CNI_PLUGINS_VERSION \
       github.com/containernetworking/plugins/plugins/ipam/host-local@$CNI_PLUGINS_VERSION \

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds the agent's container image without Docker (make image), with the
 # files of the Dockerfile's final stage:
-#   1. the static agent and the static CNI plugins (these cached per version);
+#   1. the agent, as make build compiles it (so it reuses that build; it links
+#      only the C library, which the Debian layer has), and the static CNI
+#      plugins (cached per version);
 #   2. Debian's packages, made by mmdebstrap from the host's apt sources into a
 #      rootfs tarball cached under $VKC_CACHE/rootfs, keyed by suite, packages
 #      and options (remove $VKC_CACHE/rootfs to take Debian's newer updates);
@@ -25,7 +27,6 @@ CNI_STATIC_BIN=$(bindir cni-plugins-static "$CNI_PLUGINS_VERSION")
 # A fixed time (Debian 12's release day) for every file mmdebstrap writes, so
 # that the same packages give the same tarball, byte for byte.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1686355200}
-export CGO_ENABLED=0
 
 mkdir -p "$VKC_CACHE/rootfs" "$OUT/bin" "$OUT/image"
 exec 9>"$VKC_CACHE/.build.lock"
@@ -38,10 +39,12 @@ locked() {
   flock -u 9
 }
 
+# agent builds with make build's compiler settings: only the link differs
+# (stripped), so a machine that ran make build compiles nothing again.
 agent() {
-  log "building the static vk-containerd $VERSION"
+  log "building vk-containerd $VERSION"
   local t0=$SECONDS
-  go build -trimpath -ldflags "-s -w -X github.com/vk-containerd/vk-containerd/internal/version.Version=$VERSION" \
+  go build -ldflags "-s -w -X github.com/vk-containerd/vk-containerd/internal/version.Version=$VERSION" \
     -o "$OUT/image/vk-containerd" ./cmd/vk-containerd
   log "vk-containerd built in $((SECONDS - t0))s"
 }
@@ -55,7 +58,7 @@ cni_plugins() {
   ((ok)) && return
   log "building static CNI plugins $CNI_PLUGINS_VERSION"
   rm -rf "$CNI_STATIC_BIN.tmp"
-  GOBIN=$CNI_STATIC_BIN.tmp go install -trimpath \
+  CGO_ENABLED=0 GOBIN=$CNI_STATIC_BIN.tmp go install -trimpath \
     -ldflags "-s -w -X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion=$CNI_PLUGINS_VERSION" \
     "${pkgs[@]/%/@$CNI_PLUGINS_VERSION}"
   rm -rf "$CNI_STATIC_BIN" && mv "$CNI_STATIC_BIN.tmp" "$CNI_STATIC_BIN"

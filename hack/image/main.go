@@ -101,7 +101,7 @@ func ping(args []string) error {
 func build(args []string) error {
 	fs := flag.NewFlagSet("build", flag.ExitOnError)
 	rootfs := fs.String("rootfs", "", "tarball of Debian's packages (the bottom layer)")
-	agent := fs.String("agent", "", "static vk-containerd binary")
+	agent := fs.String("agent", "", "vk-containerd binary (static, or linking only the C library)")
 	cniDir := fs.String("cni-dir", "", "directory of the static CNI plugins")
 	registry := fs.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP)")
 	version := fs.String("version", "", "the image's tag and version label")
@@ -182,7 +182,7 @@ func ownLayer(entries []entry) (v1.Layer, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := checkStatic(e.from, data); err != nil {
+		if err := checkLinks(e.from, data); err != nil {
 			return nil, err
 		}
 		rel := strings.TrimPrefix(e.path, "/")
@@ -224,18 +224,23 @@ func parents(p string) []string {
 	return out
 }
 
-// checkStatic refuses a dynamically linked binary: the image's files must not
-// depend on the libraries of the Debian layer (say, a CGO build of a plugin
-// taken from the local cluster's cache by mistake).
-func checkStatic(path string, data []byte) error {
+// checkLinks refuses a binary that needs a library other than the C
+// library: the Debian layer has libc6 and nothing else a program could link
+// (say, a CGO build of a plugin taken from the local cluster's cache by
+// mistake, linked against the host's libseccomp).
+func checkLinks(path string, data []byte) error {
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked; build it with CGO_ENABLED=0", path)
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	for _, l := range libs {
+		if l != "libc.so.6" {
+			return fmt.Errorf("%s links %s, which the image lacks; build it with CGO_ENABLED=0", path, l)
 		}
 	}
 	return nil
