@@ -23,19 +23,14 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$HACK_DIR/pki.sh"
+# shellcheck source=local.sh
+source "$HACK_DIR/local.sh"
 
-LOCAL=${VKC_LOCAL:-/var/lib/vk-containerd-local}   # state of the local cluster
-RUN=${VKC_LOCAL_RUN:-/run/vk-containerd-local}     # sockets and pid files
-LOGS=$LOCAL/logs
-PKI=$LOCAL/pki
-export KUBECONFIG_PATH=$LOCAL/kubeconfig
 NODE_NAME=${VKC_NODE_NAME:-vk-node}
-HOST_LINK=vkchost0                  # port-less bridge holding the node address
 NODE_IP=${VKC_NODE_IP:-10.90.1.1}
 POD_BRIDGE=vkc0
 POD_SUBNET=${VKC_POD_SUBNET:-10.92.0.0/24}
 SERVICE_RANGE=10.96.0.0/16
-REGISTRY=127.0.0.1:5000
 AUTH_REGISTRY=127.0.0.1:5001          # the same images behind basic auth (for imagePullSecrets)
 AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
 SLOW_REGISTRY=127.0.0.1:5002          # the same images, blobs at 16 KiB/s (pulls a test can interrupt)
@@ -44,56 +39,10 @@ AGENT_ROOT=$LOCAL/agent
 # loop-mounted ext4 image, small enough for a test to fill.
 AGENT_ROOT_IMAGE=$LOCAL/agent-root.img
 AGENT_ROOT_SIZE=${VKC_AGENT_ROOT_SIZE:-4G}
-APISERVER=https://127.0.0.1:6443
 CTD_NAMESPACE=vk-containerd
 AGENT_BIN=$REPO_ROOT/_output/bin/vk-containerd
 METRICS_SERVER_PORT=4443               # on the node address: the API server reaches it by an endpoint
 COMPONENTS=(registry etcd kube-apiserver kube-controller-manager kube-scheduler csr-approver metrics-server containerd vk-containerd)
-
-kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
-
-running() { local f=$RUN/$1.pid; [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; }
-
-# start NAME CMD...: start CMD in the background unless it already runs.
-start() {
-  local name=$1; shift
-  if running "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
-  nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
-  echo $! >"$RUN/$name.pid"
-}
-
-# wait_for NAME SECONDS CHECK...: poll CHECK until it succeeds; on timeout show the log.
-wait_for() {
-  local name=$1 secs=$2; shift 2
-  local t0=$SECONDS
-  while ! "$@" >/dev/null 2>&1; do
-    if ! running "$name"; then
-      tail -n 20 "$LOGS/$name.log" >&2 || true
-      die "$name exited while starting; its log: $LOGS/$name.log"
-    fi
-    if ((SECONDS - t0 >= secs)); then
-      tail -n 20 "$LOGS/$name.log" >&2 || true
-      die "$name not ready after ${secs}s; its log: $LOGS/$name.log"
-    fi
-    sleep 0.2
-  done
-  log "$name ready in $((SECONDS - t0))s"
-}
-
-# stop NAME: SIGTERM, then SIGKILL after 15 s, by pid file.
-stop() {
-  local name=$1 f=$RUN/$1.pid
-  [[ -f $f ]] || return 0
-  local pid; pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    kill -CONT "$pid" 2>/dev/null || true # a frozen process takes its SIGTERM once continued
-    for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-    log "$name stopped"
-  fi
-  rm -f "$f"
-}
 
 build_agent() {
   log "building vk-containerd"
@@ -191,12 +140,7 @@ metrics_server() {
 }
 
 containerd_config() {
-  local r
-  for r in "$REGISTRY" "$AUTH_REGISTRY" "$SLOW_REGISTRY"; do
-    mkdir -p "$LOCAL/certs.d/$r"
-    printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" \
-      >"$LOCAL/certs.d/$r/hosts.toml"
-  done
+  registry_hosts "$LOCAL/certs.d" "$REGISTRY" "$AUTH_REGISTRY" "$SLOW_REGISTRY"
   mkdir -p "$LOCAL/containerd"
   cat >"$LOCAL/containerd/config.toml" <<TOML
 version = 3
@@ -314,24 +258,8 @@ MSG
 # cleanup_node removes what pods left on the host if the agent could not:
 # containerd tasks and containers, pinned namespaces, CNI state and rules, links.
 cleanup_node() {
-  if running containerd; then
-    local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
-    local id
-    for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
-      "${ctr[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
-    done
-    for id in $("${ctr[@]}" containers ls -q 2>/dev/null); do
-      for _ in $(seq 25); do "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1 && break; "${ctr[@]}" tasks ls -q | grep -qx "$id" || break; sleep 0.2; done
-      "${ctr[@]}" containers delete "$id" >/dev/null 2>&1 || true
-    done
-  fi
-  # A shim whose task delete was cut off (the agent stopped mid-removal) outlives its
-  # container, and containerd's state goes with $RUN: end such shims of this cluster.
-  local shim
-  for shim in $(pgrep -f "containerd-shim-runc-v2 -namespace $CTD_NAMESPACE .*-address $RUN/containerd.sock" || true); do
-    pkill -9 -P "$shim" 2>/dev/null || true
-    kill -9 "$shim" 2>/dev/null || true
-  done
+  if running containerd; then ctr_clean "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE"; fi
+  end_shims "$RUN/containerd.sock" "$CTD_NAMESPACE"
   # Pinned pod namespaces are bind mounts under the agent's root.
   local m
   for m in $(awk -v root="$AGENT_ROOT/" 'index($5, root) == 1 {print $5}' /proc/self/mountinfo | sort -r || true); do
@@ -357,6 +285,8 @@ cleanup_node() {
 }
 
 down() {
+  # A kubelet node beside this one (hack/kubelet-node.sh) goes first, while the API server runs.
+  "$HACK_DIR/kubelet-node.sh" down
   if running kube-apiserver && running vk-containerd; then
     kubectl delete pods --all -A --wait=true --timeout=60s >/dev/null 2>&1 || true
   fi
@@ -378,17 +308,7 @@ status() {
 # check_clean UID...: fail if anything of these pods is left on the node:
 # containerd containers, the pod directory, mounts, or a CNI IP reservation.
 check_clean() {
-  local uid bad=0
-  local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
-  for uid in "$@"; do
-    if "${ctr[@]}" containers ls -q "labels.\"io.vk-containerd.pod.uid\"==$uid" | grep -q .; then
-      echo "pod $uid: containerd containers left"; bad=1
-    fi
-    if [[ -e $AGENT_ROOT/pods/$uid ]]; then echo "pod $uid: directory $AGENT_ROOT/pods/$uid left"; bad=1; fi
-    if grep -q "$uid" /proc/self/mountinfo; then echo "pod $uid: mounts left"; bad=1; fi
-    if grep -rqs "$uid" "$LOCAL/cni/ipam"; then echo "pod $uid: CNI IP reservation left"; bad=1; fi
-  done
-  return $bad
+  check_clean_pods "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$LOCAL/cni/ipam" "$@"
 }
 
 # check_one_shim UID: fail unless every container of the pod runs under one shim.
@@ -404,16 +324,7 @@ check_one_shim() {
 # containerd namespace, and pod directories. With no pod on the node, every
 # count is 0.
 leaks() {
-  local ctr=("$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" -n "$CTD_NAMESPACE")
-  local ns veths ips shims containers snapshots dirs
-  ns=$(awk -v root="$AGENT_ROOT/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) n++} END {print n+0}' /proc/self/mountinfo)
-  veths=$(ip -o link show master "$POD_BRIDGE" 2>/dev/null | wc -l || true)
-  ips=$(find "$LOCAL/cni/ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' 2>/dev/null | wc -l || true)
-  shims=$(pgrep -fc "containerd-shim-runc-v2 -namespace $CTD_NAMESPACE " || true)
-  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l || true)
-  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l || true)
-  dirs=$(find "$AGENT_ROOT/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
-  echo "namespaces=$ns veths=$veths ips=$ips shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
+  leaks_line "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$POD_BRIDGE" "$LOCAL/cni/ipam"
 }
 
 # fill_root takes every free block of the agent's root filesystem; free_root gives them back.

@@ -6,6 +6,9 @@
 #   hack/deps.sh helm       only helm
 #   hack/deps.sh kubernetes_e2e
 #                           the e2e suite for hack/conformance (not built for the local cluster)
+#   hack/deps.sh kubelet containerd_cri crictl
+#                           a kubelet node's binaries for hack/kubelet-node.sh (not built for the
+#                           local cluster)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -80,16 +83,44 @@ k8s_ldflags() {
     " -X k8s.io/component-base/version.gitTreeState=clean"
 }
 
+# The control plane and the kubelet are built in one throwaway module, so that the kubelet,
+# built only when asked, finds the packages it shares with the control plane (nearly all of
+# client-go, apiserver and component-base) in the build cache: a minute, not ten.
+K8S_SRC=$VKC_CACHE/src/kubernetes-$KUBERNETES_VERSION
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+
+# kubernetes_module [reuse]: the module of K8S_CMDS; with reuse, one already written for all of
+# them is kept (a kubelet built later then matches the control plane built from it).
+kubernetes_module() {
+  local pkgs=() c
+  for c in "${K8S_CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
+  if [[ ${1:-} == reuse && -f $K8S_SRC/go.sum ]]; then
+    local lacking=0
+    for c in "${pkgs[@]}"; do grep -q "\"$c\"" "$K8S_SRC/tools.go" || lacking=1; done
+    ((lacking)) || return 0
+  fi
+  k8s_module "$K8S_SRC" vkc-build-kubernetes "${pkgs[@]}"
+}
+
 kubernetes() {
   [[ -x $K8S_BIN/kube-apiserver && -x $K8S_BIN/kubectl && -x $K8S_BIN/kube-scheduler && -x $K8S_BIN/kube-controller-manager ]] && return
   log "building kubernetes $KUBERNETES_VERSION (apiserver, controller-manager, scheduler, kubectl; several minutes)"
-  local src=$VKC_CACHE/src/kubernetes-$KUBERNETES_VERSION
   local cmds=(kube-apiserver kube-controller-manager kube-scheduler kubectl)
   local pkgs=(); for c in "${cmds[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$c"); done
-  k8s_module "$src" vkc-build-kubernetes "${pkgs[@]}"
+  kubernetes_module
   mkdir -p "$K8S_BIN.tmp"
-  (cd "$src" && go build -ldflags "$(k8s_ldflags)" -o "$K8S_BIN.tmp/" "${pkgs[@]}")
+  (cd "$K8S_SRC" && go build -ldflags "$(k8s_ldflags)" -o "$K8S_BIN.tmp/" "${pkgs[@]}")
   rm -rf "$K8S_BIN" && mv "$K8S_BIN.tmp" "$K8S_BIN"
+}
+
+# kubelet builds the kubelet for a kubelet node beside the local cluster's (hack/kubelet-node.sh).
+kubelet() {
+  [[ -x $KUBELET_BIN/kubelet ]] && return
+  log "building kubelet $KUBERNETES_VERSION"
+  kubernetes_module reuse
+  rm -rf "$KUBELET_BIN.tmp" && mkdir -p "$KUBELET_BIN.tmp"
+  (cd "$K8S_SRC" && go build -ldflags "$(k8s_ldflags)" -o "$KUBELET_BIN.tmp/" k8s.io/kubernetes/cmd/kubelet)
+  rm -rf "$KUBELET_BIN" && mv "$KUBELET_BIN.tmp" "$KUBELET_BIN"
 }
 
 # kubernetes_e2e builds what the conformance run needs (hack/conformance; not part of the local
@@ -133,6 +164,32 @@ containerd() {
   GOBIN=$CONTAINERD_BIN.tmp go install -tags "no_btrfs no_devmapper no_zfs no_cri no_tracing" \
     "$m/containerd@$CONTAINERD_VERSION" "$m/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/ctr@$CONTAINERD_VERSION"
   rm -rf "$CONTAINERD_BIN" && mv "$CONTAINERD_BIN.tmp" "$CONTAINERD_BIN"
+}
+
+# containerd_cri is containerd with its CRI plugin, for a kubelet node (hack/kubelet-node.sh);
+# the local cluster's containerd is built without it.
+containerd_cri() {
+  local b=$CONTAINERD_CRI_BIN
+  [[ -x $b/containerd && -x $b/containerd-shim-runc-v2 && -x $b/ctr ]] && return
+  log "building containerd $CONTAINERD_VERSION with CRI"
+  local m=github.com/containerd/containerd/v2/cmd
+  GOBIN=$b.tmp go install -tags "no_btrfs no_devmapper no_zfs no_tracing" \
+    "$m/containerd@$CONTAINERD_VERSION" "$m/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/ctr@$CONTAINERD_VERSION"
+  rm -rf "$b" && mv "$b.tmp" "$b"
+}
+
+# crictl is the CRI client a kubelet host has: hack/kubelet-node.sh stops and removes the
+# kubelet's pod sandboxes with it, so that their CNI teardown runs. Built against the control
+# plane's Kubernetes modules, like metrics-server, to share the build cache.
+crictl() {
+  [[ -x $CRICTL_BIN/crictl ]] && return
+  log "building crictl $CRI_TOOLS_VERSION"
+  local src=$VKC_CACHE/src/cri-tools-$CRI_TOOLS_VERSION pkg=sigs.k8s.io/cri-tools/cmd/crictl
+  extra_require="sigs.k8s.io/cri-tools $CRI_TOOLS_VERSION" k8s_module "$src" vkc-build-cri-tools $pkg
+  rm -rf "$CRICTL_BIN.tmp"
+  (cd "$src" && go build -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRI_TOOLS_VERSION" \
+    -o "$CRICTL_BIN.tmp/crictl" $pkg)
+  rm -rf "$CRICTL_BIN" && mv "$CRICTL_BIN.tmp" "$CRICTL_BIN"
 }
 
 runc() {

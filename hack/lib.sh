@@ -26,9 +26,12 @@ timed() {
 bindir() { printf '%s/%s-%s/bin' "$VKC_CACHE" "$1" "$2"; }
 
 K8S_BIN=$(bindir kubernetes "$KUBERNETES_VERSION")
+KUBELET_BIN=$(bindir kubelet "$KUBERNETES_VERSION")
 K8S_E2E_BIN=$(bindir kubernetes-e2e "$KUBERNETES_VERSION")
 ETCD_BIN=$(bindir etcd "$ETCD_VERSION")
 CONTAINERD_BIN=$(bindir containerd "$CONTAINERD_VERSION")
+CONTAINERD_CRI_BIN=$(bindir containerd-cri "$CONTAINERD_VERSION")
+CRICTL_BIN=$(bindir cri-tools "$CRI_TOOLS_VERSION")
 RUNC_BIN=$(bindir runc "$RUNC_VERSION")
 CNI_BIN=$(bindir cni-plugins "$CNI_PLUGINS_VERSION")
 HELM_BIN=$(bindir helm "$HELM_VERSION")

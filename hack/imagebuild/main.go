@@ -4,6 +4,10 @@
 //	busybox:1.35     Debian's busybox-static, with /etc/passwd, /etc/group and /tmp; Cmd sh
 //	busybox:1.35-b   the same image under a second tag
 //	httpserver:v1    hack/images/httpserver, a static Go HTTP server and client
+//	pause:v1         hack/images/pause, the sandbox image of a kubelet node's
+//	                 containerd (hack/kubelet-node.sh)
+//
+// --only busybox,httpserver,pause pushes some of them.
 //
 // With --conformance it builds instead the images the upstream e2e suite's
 // node tests use, under the names and tags that suite asks for (see
@@ -46,6 +50,7 @@ func main() {
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary")
 	repo := flag.String("repo", ".", "root of the vk-containerd checkout")
 	conformance := flag.String("conformance", "", "build the e2e suite's images from this directory (agnhost, nnp, kitten/) instead")
+	only := flag.String("only", "busybox,httpserver,pause", "which of the local cluster's images to push")
 	flag.Parse()
 
 	if *conformance != "" {
@@ -55,26 +60,48 @@ func main() {
 		return
 	}
 
-	bb, err := busyboxImage(*busybox)
-	if err != nil {
-		log.Fatalf("imagebuild: busybox: %v", err)
+	want := map[string]bool{}
+	for _, n := range strings.Split(*only, ",") {
+		switch n {
+		case "busybox", "httpserver", "pause":
+			want[n] = true
+		default:
+			log.Fatalf("imagebuild: --only: unknown image %q (busybox, httpserver or pause)", n)
+		}
 	}
-	push(*registry+"/busybox:1.35", bb)
-	// A second tag of the same image, for tests that change a pod's image.
-	push(*registry+"/busybox:1.35-b", bb)
-	// And one with a layer of random bytes, new at each push, that no node
-	// has yet: a pull of it always fetches, for tests that act mid-pull.
-	fresh, err := freshImage(bb)
-	if err != nil {
-		log.Fatalf("imagebuild: busybox fresh: %v", err)
-	}
-	push(*registry+"/busybox:fresh", fresh)
 
-	hs, err := httpServerImage(*repo)
-	if err != nil {
-		log.Fatalf("imagebuild: httpserver: %v", err)
+	if want["busybox"] {
+		bb, err := busyboxImage(*busybox)
+		if err != nil {
+			log.Fatalf("imagebuild: busybox: %v", err)
+		}
+		push(*registry+"/busybox:1.35", bb)
+		// A second tag of the same image, for tests that change a pod's image.
+		push(*registry+"/busybox:1.35-b", bb)
+		// And one with a layer of random bytes, new at each push, that no node
+		// has yet: a pull of it always fetches, for tests that act mid-pull.
+		fresh, err := freshImage(bb)
+		if err != nil {
+			log.Fatalf("imagebuild: busybox fresh: %v", err)
+		}
+		push(*registry+"/busybox:fresh", fresh)
 	}
-	push(*registry+"/httpserver:v1", hs)
+
+	if want["httpserver"] {
+		hs, err := httpServerImage(*repo)
+		if err != nil {
+			log.Fatalf("imagebuild: httpserver: %v", err)
+		}
+		push(*registry+"/httpserver:v1", hs)
+	}
+
+	if want["pause"] {
+		p, err := pauseImage(*repo)
+		if err != nil {
+			log.Fatalf("imagebuild: pause: %v", err)
+		}
+		push(*registry+"/pause:v1", p)
+	}
 }
 
 func push(ref string, img v1.Image) {
@@ -131,20 +158,26 @@ func busyboxImage(binary string) (v1.Image, error) {
 	return image(v1.Config{Cmd: []string{"sh"}, Env: []string{defaultPath}}, files)
 }
 
-func httpServerImage(repo string) (v1.Image, error) {
+// goProgram builds the static Go program of package pkg of the checkout at
+// repo and returns the binary.
+func goProgram(repo, pkg string) ([]byte, error) {
 	dir, err := os.MkdirTemp("", "imagebuild")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "httpserver")
-	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, "./hack/images/httpserver")
+	bin := filepath.Join(dir, "program")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, pkg)
 	build.Dir = repo
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %v: %s", err, out)
+		return nil, fmt.Errorf("go build %s: %v: %s", pkg, err, out)
 	}
-	data, err := os.ReadFile(bin)
+	return os.ReadFile(bin)
+}
+
+func httpServerImage(repo string) (v1.Image, error) {
+	data, err := goProgram(repo, "./hack/images/httpserver")
 	if err != nil {
 		return nil, err
 	}
@@ -154,6 +187,15 @@ func httpServerImage(repo string) (v1.Image, error) {
 		Cmd:          []string{"serve"},
 		ExposedPorts: map[string]struct{}{"8080/tcp": {}},
 	}, files)
+}
+
+// pauseImage holds only /pause, as the upstream pause image does.
+func pauseImage(repo string) (v1.Image, error) {
+	data, err := goProgram(repo, "./hack/images/pause")
+	if err != nil {
+		return nil, err
+	}
+	return image(v1.Config{Entrypoint: []string{"/pause"}}, []file{{path: "pause", mode: 0o755, data: data}})
 }
 
 // freshImage is base with one more layer: a file of 1 MiB of random bytes.

@@ -1,0 +1,151 @@
+# The local cluster's layout and the helpers that hack/cluster.sh and hack/kubelet-node.sh
+# share: background processes by pid file, containerd clean-up, the leak count.
+# Source it after lib.sh; do not run it.
+# shellcheck shell=bash disable=SC2034 # its variables are for the scripts that source it
+
+LOCAL=${VKC_LOCAL:-/var/lib/vk-containerd-local}   # state of the local cluster
+RUN=${VKC_LOCAL_RUN:-/run/vk-containerd-local}     # sockets and pid files
+LOGS=$LOCAL/logs
+PKI=$LOCAL/pki
+export KUBECONFIG_PATH=$LOCAL/kubeconfig
+HOST_LINK=vkchost0                  # port-less bridge holding the nodes' addresses
+REGISTRY=127.0.0.1:5000
+APISERVER=https://127.0.0.1:6443
+
+kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+
+running() { local f=$RUN/$1.pid; [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null; }
+
+# start NAME CMD...: start CMD in the background unless it already runs.
+start() {
+  local name=$1; shift
+  if running "$name"; then log "$name already running (pid $(cat "$RUN/$name.pid"))"; return; fi
+  nohup "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+# wait_for NAME SECONDS CHECK...: poll CHECK until it succeeds; on timeout show the log.
+wait_for() {
+  local name=$1 secs=$2; shift 2
+  local t0=$SECONDS
+  while ! "$@" >/dev/null 2>&1; do
+    if ! running "$name"; then
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      die "$name exited while starting; its log: $LOGS/$name.log"
+    fi
+    if ((SECONDS - t0 >= secs)); then
+      tail -n 20 "$LOGS/$name.log" >&2 || true
+      die "$name not ready after ${secs}s; its log: $LOGS/$name.log"
+    fi
+    sleep 0.2
+  done
+  log "$name ready in $((SECONDS - t0))s"
+}
+
+# stop NAME: SIGTERM, then SIGKILL after 15 s, by pid file.
+stop() {
+  local name=$1 f=$RUN/$1.pid
+  [[ -f $f ]] || return 0
+  local pid; pid=$(cat "$f")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    kill -CONT "$pid" 2>/dev/null || true # a frozen process takes its SIGTERM once continued
+    for _ in $(seq 75); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+    log "$name stopped"
+  fi
+  rm -f "$f"
+}
+
+# registry_hosts DIR REGISTRY...: a containerd hosts directory (config_path) that reaches each
+# registry over plain HTTP.
+registry_hosts() {
+  local dir=$1 r; shift
+  for r in "$@"; do
+    mkdir -p "$dir/$r"
+    printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" \
+      >"$dir/$r/hosts.toml"
+  done
+}
+
+# ctr_clean CTR ADDRESS NAMESPACE: kill every task of a containerd namespace and delete its
+# containers (and so their snapshots), for what an agent or a kubelet left behind.
+ctr_clean() {
+  local ctr=("$1" --address "$2" -n "$3") id
+  for id in $("${ctr[@]}" tasks ls -q 2>/dev/null); do
+    "${ctr[@]}" tasks kill -s SIGKILL "$id" >/dev/null 2>&1 || true
+  done
+  for id in $("${ctr[@]}" containers ls -q 2>/dev/null); do
+    for _ in $(seq 25); do "${ctr[@]}" tasks delete -f "$id" >/dev/null 2>&1 && break; "${ctr[@]}" tasks ls -q | grep -qx "$id" || break; sleep 0.2; done
+    "${ctr[@]}" containers delete "$id" >/dev/null 2>&1 || true
+  done
+}
+
+# shim_pattern ADDRESS [NAMESPACE] is the pgrep pattern of the runc shims of the containerd at
+# ADDRESS (of one namespace, or of all). The address ends the pattern: the kubelet node's
+# socket lies below the local cluster's state directory.
+shim_pattern() { printf 'containerd-shim-runc-v2 -namespace %s -id [^ ]+ -address %s( |$)' "${2:-[^ ]+}" "$1"; }
+
+# end_shims ADDRESS [NAMESPACE]: SIGKILL the shims of that containerd and their children. A
+# shim whose task delete was cut off (its client stopped mid-removal) outlives its container,
+# and containerd's state goes with $RUN.
+end_shims() {
+  local shim
+  for shim in $(pgrep -f "$(shim_pattern "$@")" || true); do
+    pkill -9 -P "$shim" 2>/dev/null || true
+    kill -9 "$shim" 2>/dev/null || true
+  done
+}
+
+# unmount_under DIR...: unmount every mount at or below each DIR, deepest first (pinned
+# namespaces, volumes, rootfs overlays, the shared bind mounts).
+unmount_under() {
+  local d m
+  for d in "$@"; do
+    for m in $(awk -v d="$d" '$5 == d || index($5, d "/") == 1 {print $5}' /proc/self/mountinfo | sort -ru || true); do
+      umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+    done
+  done
+}
+
+# check_clean_pods CTR ADDRESS NAMESPACE ROOT IPAM UID...: fail, saying what, if anything of
+# these pods of a vk-containerd agent is left on the host: containers in NAMESPACE of the
+# containerd at ADDRESS, the pod directory below the agent's ROOT, mounts, or an IP in
+# host-local's store IPAM (the agent's CNI container ID is the pod UID).
+check_clean_pods() {
+  local ctr=("$1" --address "$2" -n "$3") root=$4 ipam=$5 uid bad=0
+  shift 5
+  for uid in "$@"; do
+    if [[ -n $("${ctr[@]}" containers ls -q "labels.\"io.vk-containerd.pod.uid\"==$uid") ]]; then
+      echo "pod $uid: containerd containers left"; bad=1
+    fi
+    if [[ -e $root/pods/$uid ]]; then echo "pod $uid: directory $root/pods/$uid left"; bad=1; fi
+    if grep -q "$uid" /proc/self/mountinfo; then echo "pod $uid: mounts left"; bad=1; fi
+    if grep -rqs "$uid" "$ipam"; then echo "pod $uid: CNI IP reservation left"; bad=1; fi
+  done
+  return $bad
+}
+
+# leaks_line CTR ADDRESS NAMESPACE ROOT BRIDGE IPAM [SKIP_VETHS [SKIP_IDS]] prints, as name=count,
+# what the pods of a vk-containerd agent hold on the host, read from the host itself: namespaces
+# pinned under the agent's ROOT (mountinfo), veths on BRIDGE, IPs in host-local's store IPAM,
+# shims, containers and active snapshots in NAMESPACE of the containerd at ADDRESS, and pod
+# directories. Where others' pods share the bridge and the store, SKIP_VETHS lists the host
+# ifindexes of their veths and SKIP_IDS is an ERE of their CNI container IDs: not counted. With no
+# pod of the agent, every count is 0.
+leaks_line() {
+  local ctr=("$1" --address "$2" -n "$3") address=$2 namespace=$3 root=$4 bridge=$5 ipam=$6
+  local skip_veths=${7:-} skip_ids=${8:-}
+  local ns veths ips shims containers snapshots dirs
+  ns=$(awk -v root="$root/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) n++} END {print n+0}' /proc/self/mountinfo)
+  veths=$(ip -o link show master "$bridge" 2>/dev/null |
+    awk -v skip=" $skip_veths " '{i = $1; sub(":", "", i); if (index(skip, " " i " ") == 0) n++} END {print n+0}' || true)
+  # host-local keeps one file per IP, named for it, whose first line is the CNI container ID.
+  ips=$(find "$ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' -exec head -qn1 {} + 2>/dev/null | tr -d '\r' |
+    { if [[ -n $skip_ids ]]; then grep -vE "^($skip_ids)$"; else cat; fi; } | wc -l || true)
+  shims=$(pgrep -fc "$(shim_pattern "$address" "$namespace")" || true)
+  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l || true)
+  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l || true)
+  dirs=$(find "$root/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
+  echo "namespaces=$ns veths=$veths ips=$ips shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
+}
