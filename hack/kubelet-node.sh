@@ -435,7 +435,14 @@ down() {
   ip link del "$KN_BRIDGE" 2>/dev/null || true
   ip addr del "$KN_IP/32" dev "$HOST_LINK" 2>/dev/null || true
   # What the kubelet and containerd's CNI keep in the host's own directories.
-  rm -f /var/lib/cni/results/"$KN_NET"-*
+  # (libcni's cache, of sandboxes whose CNI DEL did not run: this network's and the loopback
+  # that containerd adds, named for the same sandbox IDs)
+  local f id
+  for f in /var/lib/cni/results/"$KN_NET"-*; do
+    [[ -e $f ]] || continue
+    id=${f#/var/lib/cni/results/"$KN_NET"-}; id=${id%-*}
+    rm -f "$f" /var/lib/cni/results/cni-loopback-"$id"-lo
+  done
   rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
   find /var/log/containers -maxdepth 1 -lname "$KN/*" -delete 2>/dev/null || true
   rmdir /var/log/containers 2>/dev/null || true
