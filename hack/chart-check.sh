@@ -37,11 +37,16 @@ options=(
 
 kubectl create namespace "$NS" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
 trap 'kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+# A dry run creates nothing, so the pods' service accounts must exist for
+# their admission: these are made for real, in the check's namespace.
+for sa in check-vk-containerd check-vk-containerd-test check-vk-containerd-uninstall; do
+  kubectl -n "$NS" create serviceaccount "$sa" --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+done
 n=0
 for opt in "${options[@]}"; do
   # shellcheck disable=SC2086 # each line is several arguments
   out=$("$HELM" template check "$CHART" -n "$NS" $opt) || die "helm template ${opt:-(defaults)} failed"
-  printf '%s\n' "$out" | kubectl apply --dry-run=server -n "$NS" -f - >/dev/null ||
+  printf '%s\n' "$out" | kubectl apply --dry-run=server -f - >/dev/null ||
     die "the API server refuses the chart rendered with ${opt:-its defaults}"
   n=$((n + 1))
 done
