@@ -70,6 +70,7 @@ servingCertificate:
   mode: csr
 containerd:
   socket: $RUN/kubelet-node/containerd.sock
+  root: $LOCAL/kubelet-node/containerd/root
 rootDir: $LOCAL/kubelet-node/vk-root
 network:
   host:
@@ -184,9 +185,32 @@ uninstall() {
   kubectl delete namespace "$NS" --wait=false >/dev/null
 }
 
+# on_exit leaves the cluster as it was: after a failure it shows the agent's
+# log, removes what the chart made without its hooks (their agents may be
+# the failure), and takes the kubelet node down, which cleans its host.
+on_exit() {
+  local rc=$?
+  if ((rc != 0)); then
+    log "e2e-helm failed; the agents' last log lines:"
+    kubectl -n "$NS" logs -l "app.kubernetes.io/instance=$RELEASE" --tail=40 --prefix 2>/dev/null || true
+    remove_release
+  fi
+  "$HACK_DIR/kubelet-node.sh" down
+  exit $rc
+}
+
+remove_release() {
+  if helm status "$RELEASE" -n "$NS" >/dev/null 2>&1; then
+    helm uninstall "$RELEASE" -n "$NS" --no-hooks --wait --timeout 2m >/dev/null || true
+  fi
+  kubectl delete node "$NODE" --ignore-not-found >/dev/null
+  kubectl delete namespace "$NS" --ignore-not-found --timeout=90s >/dev/null
+}
+
 "$HACK_DIR/deps.sh" helm kubelet containerd_cri
+remove_release # what an interrupted run left
 "$HACK_DIR/kubelet-node.sh" up
-trap '"$HACK_DIR/kubelet-node.sh" down' EXIT
+trap on_exit EXIT
 install
 run_e2e
 run_helm_test

@@ -61,6 +61,9 @@ type PodsConfig struct {
 	// DiskPressure reports whether the node is under disk pressure, when
 	// new pods are refused; nil: never.
 	DiskPressure func() bool
+	// HostRoot is where the agent sees the host's / when it runs in a
+	// container; empty on the host (see volumes.Manager.HostRoot).
+	HostRoot string
 }
 
 // Pods realizes the pods bound to the node. It implements
@@ -98,7 +101,9 @@ func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 		byName:  map[string]types.UID{},
 	}
 	if p.volumes == nil {
-		p.volumes = volumes.NewManager(cfg.PodDirs, src, cfg.Allocatable, nil)
+		m := volumes.NewManager(cfg.PodDirs, src, cfg.Allocatable, nil)
+		m.HostRoot = cfg.HostRoot
+		p.volumes = m
 	}
 	if p.clock == nil {
 		p.clock = wallClock{}

@@ -227,7 +227,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		return nil, fmt.Errorf("%w: %w", podenv.ErrConfig, err)
 	}
 	vars := envMap(env)
-	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, vars, w.dir.VolumeSubpaths())
+	vmounts, err := volumes.ContainerMounts(pod, c, w.volumePaths, vars, w.dir.VolumeSubpaths(), w.p.cfg.HostRoot)
 	if err != nil {
 		// A bad subPath is the pod's configuration, as on the kubelet.
 		return nil, fmt.Errorf("%w: %w", podenv.ErrConfig, err)

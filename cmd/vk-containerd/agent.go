@@ -200,6 +200,7 @@ func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *c
 		Client:       client,
 		Recorder:     recorder,
 		DiskPressure: disk.Under,
+		HostRoot:     hostRoot(cfg.HostRootDir),
 	}), nil
 }
 
@@ -376,4 +377,12 @@ func DetectNodeIP(nodeName string) (net.IP, error) {
 		}
 	}
 	return nil, errors.New("cannot detect the node's IP address: set --node-ip")
+}
+
+// hostRoot is the volumes' view of the host's /: none needed on the host.
+func hostRoot(dir string) string {
+	if filepath.Clean(dir) == "/" {
+		return ""
+	}
+	return dir
 }

@@ -31,6 +31,7 @@ type Config struct {
 	CNIConfDir          string
 	CNIBinDirs          []string
 	RootDir             string
+	HostRootDir         string // the host's / as the agent sees it; "/" on the host
 	RegistryConfigDir   string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
 	Address             string // kubelet API listen address (IP)
 	Port                int

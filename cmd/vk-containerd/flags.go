@@ -46,6 +46,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "Directory of the CNI network configuration; the first file by name is used.")
 	fs.StringSliceVar(&c.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin"}, "Directories searched for CNI plugins, comma separated.")
 	fs.StringVar(&c.RootDir, "root-dir", "/var/lib/vk-containerd", "Directory for the node's files (pod volumes, logs).")
+	fs.StringVar(&c.HostRootDir, "host-root-dir", "/", "Where the host's / is mounted when the agent runs in a container (the chart mounts it at /host): hostPath volumes are checked, created and opened for subPath there.")
 	fs.StringVar(&c.RegistryConfigDir, "registry-config-dir", "", "Hosts directory for registries (containerd's certs.d layout: <host>/hosts.toml).")
 	fs.StringVar(&c.Address, "address", "", "IP address the kubelet API listens on. Empty: all addresses.")
 	fs.IntVar(&c.Port, "port", 10250, "Port of the kubelet API.")

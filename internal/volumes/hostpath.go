@@ -11,23 +11,26 @@ import (
 )
 
 // prepareHostPath checks (or creates) a hostPath volume according to its type
-// and returns the cleaned host path.
-func prepareHostPath(hp *corev1.HostPathVolumeSource) (string, error) {
+// and returns the cleaned host path. hostRoot is where the agent sees the
+// host's / ("" when it runs on the host): checks and creation happen there,
+// while the path returned is the host's, for the runtime.
+func prepareHostPath(hp *corev1.HostPathVolumeSource, hostRoot string) (string, error) {
 	if !filepath.IsAbs(hp.Path) {
 		return "", fmt.Errorf("hostPath %q is not an absolute path", hp.Path)
 	}
-	p := filepath.Clean(hp.Path)
+	hostPath := filepath.Clean(hp.Path)
+	p := onHost(hostRoot, hostPath)
 	var typ corev1.HostPathType
 	if hp.Type != nil {
 		typ = *hp.Type
 	}
 	switch typ {
 	case corev1.HostPathUnset:
-		return p, nil
+		return hostPath, nil
 	case corev1.HostPathDirectoryOrCreate:
-		return p, ensureHostDir(p)
+		return hostPath, ensureHostDir(p)
 	case corev1.HostPathFileOrCreate:
-		return p, ensureHostFile(p)
+		return hostPath, ensureHostFile(p)
 	}
 	want, ok := hostPathChecks[typ]
 	if !ok {
@@ -38,9 +41,19 @@ func prepareHostPath(hp *corev1.HostPathVolumeSource) (string, error) {
 		return "", fmt.Errorf("hostPath type check failed: %w", err)
 	}
 	if err != nil || !want.matches(info.Mode()) {
-		return "", typeCheckError(p, want.what)
+		return "", typeCheckError(hostPath, want.what)
 	}
-	return p, nil
+	return hostPath, nil
+}
+
+// onHost is where the agent finds the host's path p. (An absolute symlink
+// on the host resolves against the agent's / instead: kept as a known limit
+// of running in a container.)
+func onHost(hostRoot, p string) string {
+	if hostRoot == "" {
+		return p
+	}
+	return filepath.Join(hostRoot, p)
 }
 
 // hostPathCheck is how one hostPath type is recognized and described.

@@ -194,3 +194,30 @@ func TestHostPathTypesFollowSymlinks(t *testing.T) {
 		t.Errorf("unknown type: %v", err)
 	}
 }
+
+// An agent in a container sees the host's / under HostRoot: the checks and
+// the creation happen there, and the path handed to the runtime is the host's.
+func TestHostPathUnderHostRoot(t *testing.T) {
+	m, _, _, _ := newTestManager(t)
+	m.HostRoot = t.TempDir()
+	if err := os.MkdirAll(filepath.Join(m.HostRoot, "srv", "data"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	paths, err := m.Prepare(context.Background(), hostPathPod("/srv/data", corev1.HostPathDirectory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if paths["host"] != "/srv/data" {
+		t.Errorf("path = %q, want the host's /srv/data", paths["host"])
+	}
+	if _, err := m.Prepare(context.Background(), hostPathPod("/srv/new", corev1.HostPathDirectoryOrCreate)); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(filepath.Join(m.HostRoot, "srv", "new")); err != nil || !info.IsDir() {
+		t.Errorf("DirectoryOrCreate did not create the directory under the host root: %v", err)
+	}
+	_, err = m.Prepare(context.Background(), hostPathPod("/srv/missing", corev1.HostPathDirectory))
+	if want := "volume \"host\": hostPath type check failed: /srv/missing is not a directory"; err == nil || err.Error() != want {
+		t.Errorf("a missing directory: err = %v, want %q", err, want)
+	}
+}

@@ -34,7 +34,10 @@ type Mount struct {
 // runtime's mount. Manager.Cleanup unmounts them. readOnly comes from the
 // volumeMount, and secret, configMap, downwardAPI and projected volumes are
 // always mounted read-only, as the kubelet does.
-func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string, env map[string]string, subPathDir string) ([]Mount, error) {
+//
+// hostRoot is where the agent sees the host's / ("" on the host): a subPath
+// of a hostPath volume is opened there.
+func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]string, env map[string]string, subPathDir, hostRoot string) ([]Mount, error) {
 	if pod == nil || c == nil {
 		return nil, errors.New("nil pod or container")
 	}
@@ -74,6 +77,9 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 				return nil, err
 			}
 			target := filepath.Join(subPathDir, vm.Name, c.Name, strconv.Itoa(i))
+			if v.HostPath != nil {
+				src = onHost(hostRoot, src)
+			}
 			if err := mountSubPath(src, sub, !isAtomicVolume(v), target); err != nil {
 				// The kubelet's words, which tell a directory it would
 				// have made from a subPath that is there.

@@ -43,7 +43,7 @@ func TestContainerMountsReadOnly(t *testing.T) {
 		corev1.VolumeMount{Name: "cfg", MountPath: "/etc/app"},
 		corev1.VolumeMount{Name: "sec", MountPath: "relative/secret"},
 	)
-	got, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths, nil, t.TempDir())
+	got, err := ContainerMounts(pod, &pod.Spec.Containers[0], paths, nil, t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestContainerMountsSubPath(t *testing.T) {
 	)
 	c := &pod.Spec.Containers[0]
 	subDir := t.TempDir()
-	got, err := ContainerMounts(pod, c, paths, map[string]string{"POD_NAME": "web"}, subDir)
+	got, err := ContainerMounts(pod, c, paths, map[string]string{"POD_NAME": "web"}, subDir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,12 +102,12 @@ func TestSubPathExprFromTheEnvironment(t *testing.T) {
 	paths := map[string]string{"scratch": t.TempDir()}
 	subDir := t.TempDir()
 	defer cleanupSubPaths(subDir)
-	got, err := ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "mypath", "POD_NAME": "foo"}, subDir)
+	got, err := ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "mypath", "POD_NAME": "foo"}, subDir, "")
 	if err != nil || len(got) != 1 || !sameFile(t, got[0].Source, filepath.Join(paths["scratch"], "mypath", "foo")) {
 		t.Fatalf("expanded subPath: %+v, %v", got, err)
 	}
 	// A reference that expands to nothing leaves an absolute path: refused.
-	_, err = ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "", "POD_NAME": "foo"}, subDir)
+	_, err = ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "", "POD_NAME": "foo"}, subDir, "")
 	if want := "error SubPath `/foo` must not be an absolute path"; err == nil || err.Error() != want {
 		t.Fatalf("absolute expansion: %v, want %q", err, want)
 	}

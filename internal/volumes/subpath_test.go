@@ -132,7 +132,7 @@ func (f *subPathFixture) subPathDir() string {
 func (f *subPathFixture) mounts(vm corev1.VolumeMount, env map[string]string) ([]Mount, error) {
 	c := &f.pod.Spec.Containers[0]
 	c.VolumeMounts = []corev1.VolumeMount{vm}
-	return ContainerMounts(f.pod, c, f.paths, env, f.subPathDir())
+	return ContainerMounts(f.pod, c, f.paths, env, f.subPathDir(), "")
 }
 
 // link makes a symlink named name (relative to the volume) to target.

@@ -52,6 +52,11 @@ type Source interface {
 // Manager materializes pod volumes below a root directory. It is safe for
 // concurrent use; calls for the same pod are serialized.
 type Manager struct {
+	// HostRoot is where the agent sees the host's / when it runs in a
+	// container (hostPath volumes are checked and created there); empty on
+	// the host.
+	HostRoot string
+
 	root        poddir.Root
 	src         Source
 	now         func() time.Time
@@ -152,7 +157,7 @@ func (m *Manager) Prepare(ctx context.Context, pod *corev1.Pod) (map[string]stri
 func (m *Manager) prepareVolume(ctx context.Context, pod *corev1.Pod, ps *podState, dir string, v *corev1.Volume) (string, error) {
 	switch {
 	case v.HostPath != nil:
-		p, err := prepareHostPath(v.HostPath)
+		p, err := prepareHostPath(v.HostPath, m.HostRoot)
 		if err != nil {
 			return "", fmt.Errorf("volume %q: %w", v.Name, err)
 		}
