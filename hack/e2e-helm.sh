@@ -7,6 +7,8 @@
 # value (the agent says why, in its log and in the node's events) and
 # helm uninstall, after which the host holds nothing of the node's pods.
 # Measured results are printed on lines that start with "figure:".
+# VKC_HELM_E2E_TESTS narrows the e2e tests (a go test -run pattern);
+# VKC_HELM_E2E_KEEP=1 leaves a failed run as it is, to look at.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -17,6 +19,7 @@ HOST_NODE=${VKC_KUBELET_NODE_NAME:-kubelet-node}
 NODE=$HOST_NODE-vk
 RELEASE=vkc
 NS=vk-system
+AGENTS=app.kubernetes.io/instance=$RELEASE,app.kubernetes.io/component=agent
 # The e2e tests of what a user does first with a node: pods, logs, exec,
 # attach, port-forward, volumes, restarts, deletion.
 TESTS=${VKC_HELM_E2E_TESTS:-'^(TestNodeIsReadyWithHostInfo|TestKubeletAPIAuth|TestServingCertificateFromCluster|TestPodRunsWithKubeletStatus|TestKubectlLogs|TestKubectlExec|TestKubectlAttach|TestKubectlPortForward|TestVolumes|TestEnvironmentAndDownwardAPI|TestRestartPolicies|TestGracefulAndForcedDeletionLeaveNothing|TestAgentRestartKeepsNodeObject)$'}
@@ -42,7 +45,7 @@ wait_until() {
 
 # agent_pod prints the name of the agent pod that runs now.
 agent_pod() {
-  kubectl -n "$NS" get pods -l "app.kubernetes.io/instance=$RELEASE" --field-selector=status.phase=Running \
+  kubectl -n "$NS" get pods -l "$AGENTS" --field-selector=status.phase=Running \
     -o 'jsonpath={.items[0].metadata.name}'
 }
 
@@ -72,6 +75,8 @@ containerd:
   socket: $RUN/kubelet-node/containerd.sock
   root: $LOCAL/kubelet-node/containerd/root
 rootDir: $LOCAL/kubelet-node/vk-root
+# This machine's / is a private mount.
+hostRootPropagation: None
 network:
   host:
     confDir: $LOCAL/kubelet-node/cni/net.d
@@ -154,7 +159,7 @@ bad_value() {
 
 agent_log_lines() {
   local p
-  for p in $(kubectl -n "$NS" get pods -l "app.kubernetes.io/instance=$RELEASE" -o 'jsonpath={.items[*].metadata.name}'); do
+  for p in $(kubectl -n "$NS" get pods -l "$AGENTS" -o 'jsonpath={.items[*].metadata.name}'); do
     kubectl -n "$NS" logs "$p" 2>/dev/null | grep -F "$1" || true
     kubectl -n "$NS" logs "$p" --previous 2>/dev/null | grep -F "$1" || true
   done
@@ -167,7 +172,9 @@ node_event_says() {
 
 run_helm_test() {
   local t0=$SECONDS
-  helm test "$RELEASE" -n "$NS" --logs --timeout 3m
+  # The test pod is kept when it fails: its log says which step.
+  helm test "$RELEASE" -n "$NS" --timeout 3m ||
+    { kubectl -n "$NS" logs "pod/$RELEASE-vk-containerd-test" >&2 || true; return 1; }
   figure "helm test: $((SECONDS - t0)) s"
 }
 
@@ -190,9 +197,14 @@ uninstall() {
 # the failure), and takes the kubelet node down, which cleans its host.
 on_exit() {
   local rc=$?
+  if ((rc != 0)) && [[ -n ${VKC_HELM_E2E_KEEP:-} ]]; then
+    log "VKC_HELM_E2E_KEEP is set: the release and the kubelet node are left as they are"
+    exit $rc
+  fi
   if ((rc != 0)); then
     log "e2e-helm failed; the agents' last log lines:"
-    kubectl -n "$NS" logs -l "app.kubernetes.io/instance=$RELEASE" --tail=40 --prefix 2>/dev/null || true
+    kubectl -n "$NS" logs -l "$AGENTS" --tail=40 --prefix 2>/dev/null || true
+    kubectl -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 15 || true
     remove_release
   fi
   "$HACK_DIR/kubelet-node.sh" down

@@ -74,6 +74,9 @@ type Pods struct {
 	volumes Volumes
 	clock   Clock
 	ctx     context.Context
+	// drain outlives ctx by drainTimeout: deletions in progress when the
+	// agent stops finish under it (see worker.run).
+	drain context.Context
 
 	mu      sync.Mutex // guards workers, byName and notify
 	workers map[types.UID]*worker
@@ -97,6 +100,7 @@ func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 		volumes: cfg.Volumes,
 		clock:   cfg.Clock,
 		ctx:     ctx,
+		drain:   drainContext(ctx, drainTimeout),
 		workers: map[types.UID]*worker{},
 		byName:  map[string]types.UID{},
 	}
@@ -365,4 +369,45 @@ func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) e
 		}
 	}
 	return nil
+}
+
+// drainTimeout bounds how long deletions in progress may go on after the
+// agent was told to stop: less than the 30 s a kubelet gives the agent's
+// pod, so that they end before it is killed.
+const drainTimeout = 20 * time.Second
+
+// drainContext ends timeout after ctx does.
+func drainContext(ctx context.Context, timeout time.Duration) context.Context {
+	drain, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	context.AfterFunc(ctx, func() { time.AfterFunc(timeout, cancel) })
+	return drain
+}
+
+// WaitForDeletions waits, once the agent stops, until the deletions in
+// progress have released what their pods held on the host (or the drain
+// time is over): a pod the API server no longer shows may still be tearing
+// down, and the next agent, if any, would have to find its leftovers.
+func (p *Pods) WaitForDeletions() {
+	for {
+		if p.deletionsInProgress() == 0 {
+			return
+		}
+		select {
+		case <-p.drain.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (p *Pods) deletionsInProgress() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, w := range p.workers {
+		if w.deleted() {
+			n++
+		}
+	}
+	return n
 }

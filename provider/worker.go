@@ -191,11 +191,19 @@ func (w *worker) run(ctx context.Context) {
 	ctx = log.WithLogger(ctx, log.G(ctx).WithField("pod", w.namespace+"/"+w.name))
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	done := ctx.Done()
 	for {
 		select {
-		case <-ctx.Done():
-			w.stopProbers()
-			return
+		case <-done:
+			if w.p.drain.Err() != nil || !w.deleted() {
+				w.stopProbers()
+				return
+			}
+			// The agent stops, but this pod's deletion goes on to its end,
+			// bounded by the drain time: a half-released pod would hold its
+			// namespaces, IP and directory until some next agent came.
+			ctx = log.WithLogger(w.p.drain, log.G(ctx))
+			done = ctx.Done()
 		case <-w.kickc:
 		case <-timer.C:
 		}
@@ -405,4 +413,11 @@ func (w *worker) currentStatus() corev1.PodStatus {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.status
+}
+
+// deleted says whether the pod is being deleted.
+func (w *worker) deleted() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.deletion != nil
 }

@@ -135,7 +135,11 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	go func() { errc <- srv.Serve(ctx, listener) }()
 	podInformers.Start(ctx.Done())
 	go func() { errc <- pc.Run(ctx, cfg.PodWorkers) }()
-	return runNode(ctx, cfg, nodeIP, pods, podInformer, pc, nc, errc, registered)
+	err = runNode(ctx, cfg, nodeIP, pods, podInformer, pc, nc, errc, registered)
+	if ctx.Err() != nil {
+		pods.WaitForDeletions()
+	}
+	return err
 }
 
 // nodeObject builds the node the agent registers, from cfg and the host.
