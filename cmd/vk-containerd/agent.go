@@ -32,6 +32,7 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/crilog"
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 	"github.com/vk-containerd/vk-containerd/internal/hostinfo"
+	"github.com/vk-containerd/vk-containerd/internal/hostroot"
 	"github.com/vk-containerd/vk-containerd/internal/kubeletapi"
 	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/poddns"
@@ -83,6 +84,11 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	}
 	defer rt.Close()
 	rt.SetExecFIFODir(filepath.Join(cfg.RootDir, "fifo"))
+	if n, err := hostroot.DetachCopies(hostRoot(cfg.HostRootDir), cfg.RootDir); err != nil {
+		return err
+	} else if n > 0 {
+		log.G(ctx).WithField("mounts", n).Info("unmounted the copies of the pods' mounts that came with the host's / into the agent's container")
+	}
 	nodeIP := cfg.NodeIP
 	if nodeIP == nil {
 		if nodeIP, err = DetectNodeIP(cfg.NodeName); err != nil {

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vk-containerd/vk-containerd/internal/hostroot"
 )
 
 // prepareHostPath checks (or creates) a hostPath volume according to its type
@@ -19,7 +21,7 @@ func prepareHostPath(hp *corev1.HostPathVolumeSource, hostRoot string) (string, 
 		return "", fmt.Errorf("hostPath %q is not an absolute path", hp.Path)
 	}
 	hostPath := filepath.Clean(hp.Path)
-	p := onHost(hostRoot, hostPath)
+	p := hostroot.Path(hostRoot, hostPath)
 	var typ corev1.HostPathType
 	if hp.Type != nil {
 		typ = *hp.Type
@@ -44,16 +46,6 @@ func prepareHostPath(hp *corev1.HostPathVolumeSource, hostRoot string) (string, 
 		return "", typeCheckError(hostPath, want.what)
 	}
 	return hostPath, nil
-}
-
-// onHost is where the agent finds the host's path p. (An absolute symlink
-// on the host resolves against the agent's / instead: kept as a known limit
-// of running in a container.)
-func onHost(hostRoot, p string) string {
-	if hostRoot == "" {
-		return p
-	}
-	return filepath.Join(hostRoot, p)
 }
 
 // hostPathCheck is how one hostPath type is recognized and described.

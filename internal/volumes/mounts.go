@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 
+	"github.com/vk-containerd/vk-containerd/internal/hostroot"
 	"github.com/vk-containerd/vk-containerd/internal/podenv"
 )
 
@@ -78,7 +79,7 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 			}
 			target := filepath.Join(subPathDir, vm.Name, c.Name, strconv.Itoa(i))
 			if v.HostPath != nil {
-				src = onHost(hostRoot, src)
+				src = hostroot.Path(hostRoot, src)
 			}
 			if err := mountSubPath(src, sub, !isAtomicVolume(v), target); err != nil {
 				// The kubelet's words, which tell a directory it would
