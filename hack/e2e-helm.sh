@@ -179,12 +179,18 @@ run_helm_test() {
 }
 
 uninstall() {
-  local t0=$SECONDS leaks
+  local t0=$SECONDS leaks agent_log=$LOCAL/logs/helm-agent-uninstall.log
+  # The agent's last words: what it did with the pods and its files.
+  kubectl -n "$NS" logs -f "$(agent_pod)" >"$agent_log" 2>&1 &
   helm uninstall "$RELEASE" -n "$NS" --wait --timeout 5m
   ! kubectl get node "$NODE" >/dev/null 2>&1 || die "helm uninstall left node $NODE"
   kubectl -n "$NS" get pod sleeper >/dev/null 2>&1 && die "helm uninstall left the pod sleeper"
   leaks=$("$HACK_DIR/kubelet-node.sh" leaks)
-  [[ -z $(tr ' ' '\n' <<<"$leaks" | grep -v '=0$') ]] || die "helm uninstall left on the host: $leaks"
+  if [[ -n $(tr ' ' '\n' <<<"$leaks" | grep -v '=0$') ]]; then
+    grep -v 'certificate_store\|shared_informer' "$agent_log" | tail -n 20 >&2
+    find "$LOCAL/kubelet-node/vk-root" -maxdepth 3 >&2
+    die "helm uninstall left on the host: $leaks"
+  fi
   local left
   left=$(find "$LOCAL/kubelet-node/vk-root" -mindepth 1 2>/dev/null | head -n 5)
   [[ -z $left ]] || die "helm uninstall left files of the agent: $left"

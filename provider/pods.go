@@ -383,6 +383,10 @@ func drainContext(ctx context.Context, timeout time.Duration) context.Context {
 	return drain
 }
 
+// DrainContext ends drainTimeout after the agent's context: run what
+// deletions in progress need under it (the exit events they wait for).
+func (p *Pods) DrainContext() context.Context { return p.drain }
+
 // WaitForDeletions waits, once the agent stops, until the deletions in
 // progress have released what their pods held on the host (or the drain
 // time is over): a pod the API server no longer shows may still be tearing

@@ -113,7 +113,8 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	if err != nil {
 		return err
 	}
-	go pods.WatchExits(ctx)
+	// Deletions in progress when the agent stops still wait for exits.
+	go pods.WatchExits(pods.DrainContext())
 	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
 	podInformer := podInformers.Core().V1().Pods()
 	pc, err := newPodController(client, podInformer, recorder, pods)
