@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
@@ -23,20 +24,25 @@ func Path(root, p string) string {
 	return filepath.Join(root, p)
 }
 
-// DetachCopies unmounts, in the agent's own mount namespace, what is mounted
-// under root+dir: the copies of the host's mounts below the agent's own
-// directory that the mount of the host's / took along when the agent's
-// container started (a restarted agent finds its pods' pinned namespaces
-// and volume mounts there). The agent works on dir itself; the copies would
-// only keep those files busy when it releases a pod (unlinking a mount point
-// fails with EBUSY in the namespace that has it mounted). Unmounting a copy
-// touches nothing on the host: the host's / is never mounted back into it.
+// DetachCopies unmounts, in the agent's own mount namespace, the copies of
+// the host's mounts below dir that the mount of the host's / took along when
+// the agent's container started: a restarted agent finds its pods' pinned
+// namespaces and volume mounts at root+dir, and again inside the root
+// filesystems of its earlier containers, wherever those were on the host
+// (their own mount of the host's /). The agent works on dir itself; the
+// copies would only keep those files busy when it releases a pod (unlinking
+// a mount point fails with EBUSY in the namespace that has it mounted). A
+// copy is a mount whose path holds dir after some other prefix. Unmounting
+// one touches nothing on the host: nothing propagates from the agent's view
+// of the host's / back to the host.
 func DetachCopies(root, dir string) (int, error) {
 	if root == "" {
 		return 0, nil
 	}
-	under := Path(root, dir)
-	mounts, err := mountinfo.GetMounts(mountinfo.PrefixFilter(under))
+	dir = filepath.Clean(dir)
+	mounts, err := mountinfo.GetMounts(func(m *mountinfo.Info) (skip, stop bool) {
+		return !isCopy(m.Mountpoint, dir), false
+	})
 	if err != nil {
 		return 0, fmt.Errorf("read the agent's mounts: %w", err)
 	}
@@ -52,4 +58,21 @@ func DetachCopies(root, dir string) (int, error) {
 		n++
 	}
 	return n, errors.Join(errs...)
+}
+
+// isCopy says whether mountpoint is dir, or below it, seen through some
+// other directory: dir appears in it after a prefix, at a path boundary.
+func isCopy(mountpoint, dir string) bool {
+	for i := 1; i < len(mountpoint); i++ {
+		j := strings.Index(mountpoint[i:], dir)
+		if j < 0 {
+			return false
+		}
+		i += j
+		end := i + len(dir)
+		if mountpoint[i-1] != '/' && dir[0] == '/' && (end == len(mountpoint) || mountpoint[end] == '/') {
+			return true
+		}
+	}
+	return false
 }

@@ -61,3 +61,21 @@ func TestDetachCopies(t *testing.T) {
 		t.Errorf("on the host: %d, %v; want nothing done", n, err)
 	}
 }
+
+func TestIsCopy(t *testing.T) {
+	dir := "/var/lib/agent"
+	for mp, want := range map[string]bool{
+		"/var/lib/agent":                                        false, // the agent's own
+		"/var/lib/agent/pods/p/ns/net":                          false,
+		"/host/var/lib/agent":                                   true,
+		"/host/var/lib/agent/pods/p/ns/net":                     true,
+		"/run/c/task/k8s.io/x/rootfs/host/var/lib/agent/pods/p": true,
+		"/host/var/lib/agent2/pods":                             false,
+		"/host/srv/var/lib/agentx":                              false,
+		"/var/lib":                                              false,
+	} {
+		if got := isCopy(mp, dir); got != want {
+			t.Errorf("isCopy(%q) = %v, want %v", mp, got, want)
+		}
+	}
+}
