@@ -24,7 +24,7 @@ options=(
   "--set identity.mode=serviceAccount --set identity.serviceAccount.readSecrets=true --set apiServer=https://127.0.0.1:6443"
   "--set identity.bootstrap.expiration=2030-01-01T00:00:00Z --set identity.bootstrap.approveRenewals=false"
   "--set servingCertificate.mode=csr"
-  "--set apiServer=https://127.0.0.1:6443"
+  "--set apiServer=https://127.0.0.1:6443 --set hostRootPropagation=None"
   "--set nodeSelector.kubernetes\\.io/hostname=host-1 --set tolerations[0].operator=Exists"
   "--set node.nameSuffix=-edge --set node.labels.zone=a --set node.taints[0]=vk=true:NoSchedule --set node.maxPods=50 --set node.port=10270 --set node.clusterDNS[0]=10.96.0.10 --set node.verbosity=4"
   "--set containerd.socket=/run/k3s/containerd/containerd.sock --set containerd.root=/var/lib/rancher/k3s/agent/containerd --set containerd.namespace=edge --set rootDir=/srv/vk"

@@ -3,6 +3,7 @@ package crilog
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -232,5 +233,30 @@ func TestPartialLineReachesTheLogWhileOpen(t *testing.T) {
 	w.Close()
 	if got := read(t, path, Options{Tail: -1}); got != "prompt> answer\n" {
 		t.Fatalf("after the rest of the line: %q", got)
+	}
+}
+
+// Records written between the last read and the container's exit come out
+// one by one, not as one record with the others' raw lines in it.
+func TestFollowSplitsWhatWasWrittenBeforeTheExit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "0.log")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	exited := func() bool {
+		f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		fmt.Fprint(f, "2026-01-01T00:00:00Z stdout F one\n2026-01-01T00:00:01Z stdout F two\n")
+		return true
+	}
+	if err := ReadLogs(context.Background(), path, Options{Tail: 0, Follow: true}, &out, exited); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "one\ntwo\n" {
+		t.Errorf("output %q, want \"one\\ntwo\\n\"", out.String())
 	}
 }

@@ -153,7 +153,8 @@ func follow(ctx context.Context, path string, last **os.File, r *bufio.Reader, l
 		if done() {
 			// One more pass catches what was written just before the exit.
 			if rest, _ := io.ReadAll(r); len(rest) > 0 {
-				pending = append(pending, rest...)
+				// It may hold several records: read them one by one.
+				r = bufio.NewReader(bytes.NewReader(rest))
 				continue
 			}
 			return nil

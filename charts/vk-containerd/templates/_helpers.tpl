@@ -15,9 +15,15 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end -}}
 
+{{/*
+The agents' pods. The component keeps the chart's other pods (test,
+uninstall) out of the DaemonSet's selector, which would take them for
+surplus agents and delete them.
+*/}}
 {{- define "vk-containerd.selectorLabels" -}}
 app.kubernetes.io/name: {{ .Chart.Name }}
 app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: agent
 {{- end -}}
 
 {{- define "vk-containerd.image" -}}
