@@ -2,10 +2,12 @@
 #   make up      the local cluster with vk-containerd as its node
 #   make down    stop it and clean the host
 #   make test    vet + unit tests + fuzzing + local cluster + e2e tests + fault suite
-#                + the conformance fast slice + down
+#                + chart checks + the Helm-installed node + the conformance fast slice + down
 #   make build   the binaries, into _output/bin
 #   make image   the agent's container image, without Docker (hack/image/image.sh), pushed to
 #                IMAGE_REGISTRY (default 127.0.0.1:5000, the local cluster's registry)
+#   make e2e-helm          the chart on a kubelet node of the local cluster, tested end to end
+#   make chart-check       helm lint and every documented option through the API server
 #   make conformance       the upstream e2e suite's node conformance specs (hack/conformance/run.sh)
 #   make conformance-fast  a quick slice of them
 
@@ -16,7 +18,7 @@ LDFLAGS := -X github.com/vk-containerd/vk-containerd/internal/version.Version=$(
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build image up down status test vet unit fuzz e2e e2e-faults bench clean conformance conformance-fast
+.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-helm chart-check bench clean conformance conformance-fast
 
 build:
 	@mkdir -p $(BIN)
@@ -59,6 +61,17 @@ e2e:
 e2e-faults:
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -run '^TestFault' -v ./e2e/...
 
+# e2e-helm installs the chart onto a kubelet node that joins the local cluster
+# (hack/kubelet-node.sh), runs e2e tests against the node it registers, then
+# helm test, upgrade, a bad value and uninstall (hack/e2e-helm.sh).
+e2e-helm:
+	@hack/e2e-helm.sh
+
+# chart-check lints charts/vk-containerd and has the API server check every
+# documented option's rendering (hack/chart-check.sh).
+chart-check:
+	@hack/chart-check.sh
+
 # fuzz runs every fuzz target for FUZZTIME each (hack/fuzz.sh).
 fuzz:
 	@FUZZTIME=$${FUZZTIME:-15s} hack/fuzz.sh
@@ -69,6 +82,8 @@ test: vet unit fuzz
 	@$(MAKE) --no-print-directory up
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
 	  $(MAKE) --no-print-directory e2e-faults || rc=$$?; \
+	  $(MAKE) --no-print-directory chart-check || rc=$$?; \
+	  $(MAKE) --no-print-directory e2e-helm || rc=$$?; \
 	  $(MAKE) --no-print-directory conformance-fast || rc=$$?; \
 	  $(MAKE) --no-print-directory down; exit $$rc
 
