@@ -157,26 +157,21 @@ etcd() {
   rm -rf "$ETCD_BIN" && mv "$ETCD_BIN.tmp" "$ETCD_BIN"
 }
 
-containerd() {
-  [[ -x $CONTAINERD_BIN/containerd && -x $CONTAINERD_BIN/containerd-shim-runc-v2 && -x $CONTAINERD_BIN/ctr ]] && return
-  log "building containerd $CONTAINERD_VERSION"
-  local m=github.com/containerd/containerd/v2/cmd
-  GOBIN=$CONTAINERD_BIN.tmp go install -tags "no_btrfs no_devmapper no_zfs no_cri no_tracing" \
+# containerd_into DIR TAGS builds containerd, its shim and ctr with build TAGS into DIR.
+containerd_into() {
+  local dir=$1 tags=$2 m=github.com/containerd/containerd/v2/cmd
+  [[ -x $dir/containerd && -x $dir/containerd-shim-runc-v2 && -x $dir/ctr ]] && return
+  log "building containerd $CONTAINERD_VERSION (tags: $tags)"
+  GOBIN=$dir.tmp go install -tags "$tags" \
     "$m/containerd@$CONTAINERD_VERSION" "$m/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/ctr@$CONTAINERD_VERSION"
-  rm -rf "$CONTAINERD_BIN" && mv "$CONTAINERD_BIN.tmp" "$CONTAINERD_BIN"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
 }
 
-# containerd_cri is containerd with its CRI plugin, for a kubelet node (hack/kubelet-node.sh);
-# the local cluster's containerd is built without it.
-containerd_cri() {
-  local b=$CONTAINERD_CRI_BIN
-  [[ -x $b/containerd && -x $b/containerd-shim-runc-v2 && -x $b/ctr ]] && return
-  log "building containerd $CONTAINERD_VERSION with CRI"
-  local m=github.com/containerd/containerd/v2/cmd
-  GOBIN=$b.tmp go install -tags "no_btrfs no_devmapper no_zfs no_tracing" \
-    "$m/containerd@$CONTAINERD_VERSION" "$m/containerd-shim-runc-v2@$CONTAINERD_VERSION" "$m/ctr@$CONTAINERD_VERSION"
-  rm -rf "$b" && mv "$b.tmp" "$b"
-}
+# containerd is the local cluster's: the node agent drives it directly, without CRI.
+containerd() { containerd_into "$CONTAINERD_BIN" "no_btrfs no_devmapper no_zfs no_cri no_tracing"; }
+
+# containerd_cri is containerd with its CRI plugin, for a kubelet node (hack/kubelet-node.sh).
+containerd_cri() { containerd_into "$CONTAINERD_CRI_BIN" "no_btrfs no_devmapper no_zfs no_tracing"; }
 
 # crictl is the CRI client a kubelet host has: hack/kubelet-node.sh stops and removes the
 # kubelet's pod sandboxes with it, so that their CNI teardown runs. Built against the control
