@@ -146,11 +146,16 @@ upgrade() {
 bad_value() {
   local sock=/run/vk-containerd-missing/containerd.sock line t0=$SECONDS
   local want="containerd socket $sock does not exist"
-  helm upgrade "$RELEASE" "$REPO_ROOT/charts/vk-containerd" -n "$NS" --reuse-values --set containerd.socket=$sock >/dev/null
+  helm upgrade "$RELEASE" "$REPO_ROOT/charts/vk-containerd" -n "$NS" --reuse-values --set containerd.socket=$sock \
+    --set test.timeout=15s >/dev/null
   wait_until 120 "the agent's log saying \"$want\"" agent_log_says "$want"
   wait_until 30 "an event of node $NODE saying \"$want\"" node_event_says "$want"
   line=$(agent_log_lines "$want" | head -n 1)
   figure "bad value: agent log \"$line\" after $((SECONDS - t0)) s"
+  # With no agent, helm test must fail: its pod cannot run on the node.
+  if helm test "$RELEASE" -n "$NS" --timeout 2m >/dev/null 2>&1; then die "helm test passed on a node without an agent"; fi
+  figure "helm test without an agent fails: $(kubectl -n "$NS" logs "pod/$RELEASE-vk-containerd-test" 2>&1 | tail -n 1)"
+  kubectl -n "$NS" delete pod "$RELEASE-vk-containerd-test" --ignore-not-found >/dev/null
   helm rollback "$RELEASE" -n "$NS" --wait --timeout 3m >/dev/null
   rmdir /run/vk-containerd-missing 2>/dev/null || true # made by the hostPath mount
   wait_until 120 "node $NODE Ready after the rollback" node_ready "$NODE"

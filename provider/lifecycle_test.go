@@ -661,3 +661,24 @@ func deletedAt(pod *corev1.Pod, t time.Time, grace int64) *corev1.Pod {
 	out.DeletionTimestamp, out.DeletionGracePeriodSeconds = &metav1.Time{Time: t}, &grace
 	return out
 }
+
+// A pod whose object went from the API while no worker had it (deleted
+// while the agent was down, then removed by the library without a
+// DeletePod) is released once the API says it is gone; a pod with a worker
+// is left to its worker.
+func TestReleaseGone(t *testing.T) {
+	n := newNode(t)
+	pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+	w := n.worker(n.pods, pod)
+	n.running(w, pod)
+
+	n.pods.ReleaseGone(context.Background(), pod.UID)
+	if n.rt.count() != 1 || !n.sandboxes.live[string(testUID)] {
+		t.Fatalf("a pod with a worker was released: %d containers, sandbox %v", n.rt.count(), n.sandboxes.live)
+	}
+	restarted := n.newPods() // no worker for the pod
+	restarted.ReleaseGone(context.Background(), pod.UID)
+	if n.rt.count() != 0 || n.sandboxes.live[string(testUID)] {
+		t.Errorf("left %d containers, sandbox %v; want none", n.rt.count(), n.sandboxes.live)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -369,6 +370,28 @@ func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) e
 		}
 	}
 	return nil
+}
+
+// ReleaseGone releases what pod uid left on the host once its object is
+// gone from the API, unless a worker has it: virtual-kubelet removes a
+// deleted pod that does not run from the API without telling the provider,
+// so a pod deleted while the agent was down, whose worker the restarted
+// agent never made, is released here. Only a pod whose directory is still
+// there costs a look at containerd.
+func (p *Pods) ReleaseGone(ctx context.Context, uid types.UID) {
+	p.mu.Lock()
+	_, working := p.workers[uid]
+	p.mu.Unlock()
+	if working {
+		return
+	}
+	left, err := p.cfg.Sandboxes.Leftovers()
+	if err != nil || !slices.Contains(left, string(uid)) {
+		return
+	}
+	if err := p.CollectOrphans(ctx, func(u types.UID) bool { return u != uid }); err != nil {
+		log.G(ctx).WithError(err).WithField("pod-uid", uid).Warn("releasing a pod that is gone")
+	}
 }
 
 // drainTimeout bounds how long deletions in progress may go on after the

@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	corev1client "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
@@ -117,6 +118,9 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	go pods.WatchExits(pods.DrainContext())
 	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
 	podInformer := podInformers.Core().V1().Pods()
+	if _, err := podInformer.Informer().AddEventHandler(releaseGonePods(ctx, pods)); err != nil {
+		return fmt.Errorf("pod informer: %w", err)
+	}
 	pc, err := newPodController(client, podInformer, recorder, pods)
 	if err != nil {
 		return err
@@ -396,4 +400,16 @@ func hostRoot(dir string) string {
 		return ""
 	}
 	return dir
+}
+
+// releaseGonePods hands every pod that leaves the API to Pods.ReleaseGone.
+func releaseGonePods(ctx context.Context, pods *provider.Pods) cache.ResourceEventHandler {
+	return cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+			obj = tomb.Obj
+		}
+		if pod, ok := obj.(*corev1.Pod); ok {
+			go pods.ReleaseGone(ctx, pod.UID) // off the informer's delivery: it may call containerd
+		}
+	}}
 }
