@@ -154,7 +154,7 @@ bad_value() {
   figure "bad value: agent log \"$line\" after $((SECONDS - t0)) s"
   # With no agent, helm test must fail: its pod cannot run on the node.
   if helm test "$RELEASE" -n "$NS" --timeout 2m >/dev/null 2>&1; then die "helm test passed on a node without an agent"; fi
-  figure "helm test without an agent fails: $(kubectl -n "$NS" logs "pod/$RELEASE-vk-containerd-test" 2>&1 | tail -n 1)"
+  figure "helm test without an agent fails: $(kubectl -n "$NS" logs "pod/$RELEASE-vk-containerd-test" 2>&1 | grep 'check-node:' | tail -n 1 || true)"
   kubectl -n "$NS" delete pod "$RELEASE-vk-containerd-test" --ignore-not-found >/dev/null
   helm rollback "$RELEASE" -n "$NS" --wait --timeout 3m >/dev/null
   rmdir /run/vk-containerd-missing 2>/dev/null || true # made by the hostPath mount
