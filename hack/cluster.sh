@@ -170,23 +170,7 @@ containerd_daemon() {
   wait_for containerd 30 "$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" version
 }
 
-cni_config() {
-  mkdir -p "$LOCAL/cni/net.d"
-  cat >"$LOCAL/cni/net.d/10-vk-containerd.conflist" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "vk-containerd",
-  "plugins": [
-    {
-      "type": "bridge", "bridge": "$POD_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-      "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET"}]], "routes": [{"dst": "0.0.0.0/0"}],
-               "dataDir": "$LOCAL/cni/ipam"}
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-JSON
-}
+cni_config() { bridge_network "$LOCAL/cni/net.d" vk-containerd "$POD_BRIDGE" "$POD_SUBNET" "$LOCAL/cni/ipam"; }
 
 # agent_root_fs mounts the agent's root filesystem unless it is mounted.
 agent_root_fs() {

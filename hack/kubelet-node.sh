@@ -184,23 +184,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
 TOML
 }
 
-cni_config() {
-  mkdir -p "$KN/cni/net.d"
-  cat >"$KN/cni/net.d/10-$KN_NET.conflist" <<JSON
-{
-  "cniVersion": "1.0.0",
-  "name": "$KN_NET",
-  "plugins": [
-    {
-      "type": "bridge", "bridge": "$KN_BRIDGE", "isGateway": true, "ipMasq": false, "hairpinMode": true,
-      "ipam": {"type": "host-local", "ranges": [[{"subnet": "$KN_SUBNET"}]], "routes": [{"dst": "0.0.0.0/0"}],
-               "dataDir": "$KN_IPAM"}
-    },
-    {"type": "portmap", "capabilities": {"portMappings": true}}
-  ]
-}
-JSON
-}
+cni_config() { bridge_network "$KN/cni/net.d" "$KN_NET" "$KN_BRIDGE" "$KN_SUBNET" "$KN_IPAM"; }
 
 containerd_daemon() {
   containerd_config

@@ -149,3 +149,24 @@ leaks_line() {
   dirs=$(find "$root/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
   echo "namespaces=$ns veths=$veths ips=$ips shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
 }
+
+# bridge_network DIR NAME BRIDGE SUBNET IPAM_DIR writes DIR/10-NAME.conflist: pods on
+# BRIDGE with host-local addresses from SUBNET kept in IPAM_DIR, and portmap for hostPorts.
+bridge_network() {
+  local dir=$1 name=$2 bridge=$3 subnet=$4 ipam=$5
+  mkdir -p "$dir"
+  cat >"$dir/10-$name.conflist" <<JSON
+{
+  "cniVersion": "1.0.0",
+  "name": "$name",
+  "plugins": [
+    {
+      "type": "bridge", "bridge": "$bridge", "isGateway": true, "ipMasq": false, "hairpinMode": true,
+      "ipam": {"type": "host-local", "ranges": [[{"subnet": "$subnet"}]], "routes": [{"dst": "0.0.0.0/0"}],
+               "dataDir": "$ipam"}
+    },
+    {"type": "portmap", "capabilities": {"portMappings": true}}
+  ]
+}
+JSON
+}
