@@ -50,6 +50,7 @@ type fakeRuntime struct {
 
 	mu         sync.Mutex // guards the fields below
 	containers map[string]*ctrd.ContainerStatus
+	strays     map[string]bool  // active snapshots without a container
 	failStart  map[string]error // by container name: StartContainer fails
 	failList   error            // ListContainers fails
 	failLabels error            // SetContainerLabels fails
@@ -143,6 +144,26 @@ func (f *fakeRuntime) RemoveContainer(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.containers, id)
+	return nil
+}
+
+func (f *fakeRuntime) ActiveSnapshots(context.Context) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var keys []string
+	for id := range f.containers {
+		keys = append(keys, id)
+	}
+	for key := range f.strays {
+		keys = append(keys, key)
+	}
+	return keys, nil
+}
+
+func (f *fakeRuntime) RemoveSnapshot(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.strays, key)
 	return nil
 }
 

@@ -664,13 +664,17 @@ func deletedAt(pod *corev1.Pod, t time.Time, grace int64) *corev1.Pod {
 
 // A pod whose object went from the API while no worker had it (deleted
 // while the agent was down, then removed by the library without a
-// DeletePod) is released once the API says it is gone; a pod with a worker
-// is left to its worker.
+// DeletePod) is released once the API says it is gone, with the snapshot
+// of a creation that made no container; a pod with a worker is left to its
+// worker, and another pod's snapshot to that pod.
 func TestReleaseGone(t *testing.T) {
 	n := newNode(t)
 	pod := appPod(corev1.RestartPolicyAlways, nil, "app")
 	w := n.worker(n.pods, pod)
 	n.running(w, pod)
+	stray, other := containerID(testUID, "init", 0), containerID("99999999-9999-9999-9999-999999999999", "app", 0)
+	unpack := "extract-471203904-edx- sha256:117979e1e87ffc7469d4eea5bdff5740f5f651c7daac792b520c2e56fb983902"
+	n.rt.strays = map[string]bool{stray: true, other: true, unpack: true}
 
 	n.pods.ReleaseGone(context.Background(), pod.UID)
 	if n.rt.count() != 1 || !n.sandboxes.live[string(testUID)] {
@@ -678,7 +682,10 @@ func TestReleaseGone(t *testing.T) {
 	}
 	restarted := n.newPods() // no worker for the pod
 	restarted.ReleaseGone(context.Background(), pod.UID)
-	if n.rt.count() != 0 || n.sandboxes.live[string(testUID)] {
-		t.Errorf("left %d containers, sandbox %v; want none", n.rt.count(), n.sandboxes.live)
+	if n.rt.count() != 0 || n.sandboxes.live[string(testUID)] || n.rt.strays[stray] {
+		t.Errorf("left %d containers, sandbox %v, snapshots %v; want none of the pod", n.rt.count(), n.sandboxes.live, n.rt.strays)
+	}
+	if !n.rt.strays[other] || !n.rt.strays[unpack] {
+		t.Errorf("snapshots %v: want another pod's and an image unpack's kept", n.rt.strays)
 	}
 }

@@ -327,9 +327,10 @@ func (p *Pods) kickAll() {
 }
 
 // CollectOrphans removes what no pod of this node owns any more: containerd
-// containers and pod directories (namespaces, CNI attachment) left by pods
-// deleted while the agent was down. known tells which pod UIDs are bound to
-// the node according to the API server.
+// containers, the snapshots of creations that never made a container, and
+// pod directories (namespaces, CNI attachment) left by pods deleted while
+// the agent was down. known tells which pod UIDs are bound to the node
+// according to the API server.
 func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) error {
 	owned := func(uid types.UID) bool {
 		p.mu.Lock()
@@ -349,6 +350,20 @@ func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) e
 		log.G(ctx).WithField("container", c.ID).Info("removing container of a pod that is gone")
 		if err := p.cfg.Runtime.RemoveContainer(ctx, c.ID); err != nil {
 			log.G(ctx).WithError(err).WithField("container", c.ID).Warn("cannot remove orphan container")
+		}
+	}
+	keys, err := p.cfg.Runtime.ActiveSnapshots(ctx)
+	if err != nil {
+		return fmt.Errorf("list snapshots: %w", err)
+	}
+	for _, key := range keys {
+		// A container's snapshot is keyed by its id, which starts with the pod UID.
+		if !isContainerID(key) || owned(podUIDOf(key)) {
+			continue
+		}
+		log.G(ctx).WithField("snapshot", key).Info("removing snapshot of a pod that is gone")
+		if err := p.cfg.Runtime.RemoveSnapshot(ctx, key); err != nil {
+			log.G(ctx).WithError(err).Warn("cannot remove orphan snapshot")
 		}
 	}
 	uids, err := p.cfg.Sandboxes.Leftovers()

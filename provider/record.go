@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +27,13 @@ func containerID(uid types.UID, name string, attempt int) string {
 	h := sha256.Sum256([]byte(name))
 	return fmt.Sprintf("%s-%s-%d", uid, hex.EncodeToString(h[:4]), attempt)
 }
+
+// containerIDPattern matches what containerID makes.
+var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-f]{8}-[0-9]+$`)
+
+// isContainerID tells whether key names a container of this agent's: the
+// namespace's other active snapshots are image unpacks in progress.
+func isContainerID(key string) bool { return containerIDPattern.MatchString(key) }
 
 // podUIDOf returns the pod UID at the start of a container id.
 func podUIDOf(id string) types.UID {

@@ -25,6 +25,8 @@ type containers interface {
 	SignalContainer(ctx context.Context, id string, sig syscall.Signal) error
 	RemoveContainer(ctx context.Context, id string) error
 	SetContainerLabels(ctx context.Context, id string, labels map[string]string) error
+	ActiveSnapshots(ctx context.Context) ([]string, error)
+	RemoveSnapshot(ctx context.Context, key string) error
 }
 
 // containerIO runs processes in containers and holds the streams of those

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -44,7 +45,10 @@ type ContainerStatus struct {
 
 // CreateContainer creates a container with a fresh snapshot of img and a spec
 // built by opts; labels identify it. A failure leaves nothing behind; its
-// error wraps ErrExists when id is taken, ErrCreate otherwise.
+// error wraps ErrExists when id is taken, ErrCreate otherwise. Once the
+// snapshot is asked for, ctx's end (the pod deleted meanwhile) does not cut
+// the creation short: the client's lease and the snapshot it prepared would
+// outlive a cancelled request, and nothing would own them.
 func (r *Runtime) CreateContainer(ctx context.Context, id string, image Image, labels map[string]string, opts ...oci.SpecOpts) error {
 	img := image.handle
 	if img == nil {
@@ -54,6 +58,8 @@ func (r *Runtime) CreateContainer(ctx context.Context, id string, image Image, l
 		}
 	}
 	specOpts := append([]oci.SpecOpts{oci.WithImageConfig(img)}, opts...)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
+	defer cancel()
 	_, err := r.client.NewContainer(ctx, id,
 		client.WithImage(img),
 		client.WithNewSnapshot(id, img),
@@ -172,6 +178,29 @@ func (r *Runtime) ListContainers(ctx context.Context, filters ...string) ([]Cont
 	return out, nil
 }
 
+// ActiveSnapshots lists the keys of the namespace's active snapshots: the
+// root filesystem of each container, keyed by its id, and any that a
+// creation cut short by a failing containerd left without a container.
+func (r *Runtime) ActiveSnapshots(ctx context.Context) ([]string, error) {
+	var keys []string
+	err := r.client.SnapshotService("").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+		if info.Kind == snapshots.KindActive {
+			keys = append(keys, info.Name)
+		}
+		return nil
+	})
+	return keys, err
+}
+
+// RemoveSnapshot removes one active snapshot; removing what is gone is not
+// an error.
+func (r *Runtime) RemoveSnapshot(ctx context.Context, key string) error {
+	if err := r.client.SnapshotService("").Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove snapshot %s: %w", key, err)
+	}
+	return nil
+}
+
 // PodFilter selects the containers of one pod.
 func PodFilter(podUID string) string {
 	return fmt.Sprintf("labels.%q==%q", LabelPodUID, podUID)
@@ -207,7 +236,8 @@ func (r *Runtime) SignalContainer(ctx context.Context, id string, sig syscall.Si
 	return nil
 }
 
-// removeTimeout bounds one container's removal.
+// removeTimeout bounds one container's creation or removal, which go on
+// past the end of the context that asked for them.
 const removeTimeout = time.Minute
 
 // RemoveContainer deletes the container's task (killing it if it still runs),
