@@ -31,7 +31,12 @@ func LoadNetwork(confDir string, binDirs []string) (*libcni.NetworkConfigList, e
 		return nil, fmt.Errorf("no CNI network configuration in %s: add a .conflist file there or set --cni-conf-dir", confDir)
 	}
 	// ConfFiles lists in directory order, which os.ReadDir sorts by name.
-	file := files[0]
+	return LoadFile(files[0], binDirs)
+}
+
+// LoadFile loads one network configuration file; every plugin it names
+// must exist in one of binDirs.
+func LoadFile(file string, binDirs []string) (*libcni.NetworkConfigList, error) {
 	list, err := loadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("CNI configuration %s: %w", file, err)

@@ -35,16 +35,13 @@ type Attachment struct {
 	Ports     []PortMapping
 }
 
-// NewNetwork loads the network from confDir (see LoadNetwork) and keeps the
-// plugins' cached results in cacheDir, so DEL works after a restart. The
-// pod's "lo" is brought up when its namespace is created (PinNamespaces),
-// so no loopback plugin runs.
-func NewNetwork(confDir string, binDirs []string, cacheDir string) (*Network, error) {
-	list, err := LoadNetwork(confDir, binDirs)
-	if err != nil {
-		return nil, err
-	}
-	return &Network{cni: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil), list: list}, nil
+// NewNetwork attaches pods to the network list (see LoadNetwork and
+// WriteBridge), with plugins from binDirs, and keeps the plugins' cached
+// results in cacheDir, so DEL works after a restart. The pod's "lo" is
+// brought up when its namespace is created (PinNamespaces), so no loopback
+// plugin runs.
+func NewNetwork(list *libcni.NetworkConfigList, binDirs []string, cacheDir string) *Network {
+	return &Network{cni: libcni.NewCNIConfigWithCacheDir(binDirs, cacheDir, nil), list: list}
 }
 
 // Name is the network's name from its configuration.

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,6 +26,14 @@ func TestPodRunsWithKubeletStatus(t *testing.T) {
 	}
 	if p.Status.StartTime == nil {
 		t.Error("startTime not set")
+	}
+	// A node given pod CIDRs by the cluster addresses its pods from them.
+	if n := getNode(context.Background(), t); len(n.Spec.PodCIDRs) > 0 {
+		for _, ip := range p.Status.PodIPs {
+			if !inCIDRs(ip.IP, n.Spec.PodCIDRs) {
+				t.Errorf("pod IP %s is outside the node's podCIDRs %v", ip.IP, n.Spec.PodCIDRs)
+			}
+		}
 	}
 	cs := containerStatus(p, "main")
 	if !strings.HasPrefix(cs.ContainerID, "containerd://") || cs.State.Running == nil || !cs.Ready || cs.Started == nil || !*cs.Started {
@@ -55,6 +64,17 @@ func TestPodRunsWithKubeletStatus(t *testing.T) {
 			t.Errorf("no %s event among %v", r, events)
 		}
 	}
+}
+
+// inCIDRs tells whether ip lies in one of cidrs.
+func inCIDRs(ip string, cidrs []string) bool {
+	addr := net.ParseIP(ip)
+	for _, c := range cidrs {
+		if _, n, err := net.ParseCIDR(c); err == nil && addr != nil && n.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestPodHostnameAndSharedNetwork(t *testing.T) {

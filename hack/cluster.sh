@@ -28,8 +28,8 @@ source "$HACK_DIR/local.sh"
 
 NODE_NAME=${VKC_NODE_NAME:-vk-node}
 NODE_IP=${VKC_NODE_IP:-10.90.1.1}
-POD_BRIDGE=vkc0
-POD_SUBNET=${VKC_POD_SUBNET:-10.92.0.0/24}
+POD_BRIDGE=vkc0                       # the agent's own pod network, on the node's podCIDR
+CLUSTER_CIDR=10.244.0.0/16            # the controller-manager gives each node a /24 of it
 SERVICE_RANGE=10.96.0.0/16
 AUTH_REGISTRY=127.0.0.1:5001          # the same images behind basic auth (for imagePullSecrets)
 AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
@@ -99,7 +99,9 @@ controller_manager() {
     --bind-address=127.0.0.1 --leader-elect=false --use-service-account-credentials=true \
     --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
     --cluster-signing-cert-file="$PKI/ca.crt" --cluster-signing-key-file="$PKI/ca.key" \
-    --controllers='*' --profiling=false
+    --controllers='*' --profiling=false \
+    --allocate-node-cidrs=true --cluster-cidr="$CLUSTER_CIDR" --node-cidr-mask-size=24 \
+    --service-cluster-ip-range="$SERVICE_RANGE"
   wait_for kube-controller-manager 60 curl -sfk https://127.0.0.1:10257/healthz
 }
 
@@ -170,7 +172,7 @@ containerd_daemon() {
   wait_for containerd 30 "$CONTAINERD_BIN/ctr" --address "$RUN/containerd.sock" version
 }
 
-cni_config() { bridge_network "$LOCAL/cni/net.d" vk-containerd "$POD_BRIDGE" "$POD_SUBNET" "$LOCAL/cni/ipam"; }
+AGENT_IPAM=$AGENT_ROOT/network/ipam   # host-local's store of the agent's --network-bridge
 
 # agent_root_fs mounts the agent's root filesystem unless it is mounted.
 agent_root_fs() {
@@ -189,7 +191,7 @@ agent() {
     --kubeconfig="$LOCAL/node.kubeconfig" --node-name="$NODE_NAME" \
     --node-ip="$NODE_IP" --address="$NODE_IP" \
     --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
-    --cni-conf-dir="$LOCAL/cni/net.d" --cni-bin-dir="$CNI_BIN" \
+    --network-bridge="$POD_BRIDGE" --cni-bin-dir="$CNI_BIN" \
     --root-dir="$AGENT_ROOT" --client-ca-file="$PKI/ca.crt" \
     --registry-config-dir="$LOCAL/certs.d" --rotate-server-certificates \
     --eviction-pressure-transition-period=10s ${VKC_AGENT_FLAGS:-}
@@ -223,7 +225,6 @@ up() {
   csr_approver
   metrics_server
   containerd_daemon
-  cni_config
   agent
   # Pods need the default service account, which the controller-manager makes.
   wait_for kube-controller-manager 60 kubectl get serviceaccount default
@@ -251,17 +252,18 @@ cleanup_node() {
   done
   if mountpoint -q "$AGENT_ROOT"; then umount "$AGENT_ROOT" || umount -l "$AGENT_ROOT"; fi
   rm -f "$AGENT_ROOT_IMAGE"
-  rm -rf "$LOCAL/cni/ipam" /var/lib/cni/results/vk-containerd-* 2>/dev/null || true
-  # portmap's chains, if any pod with a hostPort was not torn down.
-  local chain
-  for chain in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-(DN|HOSTPORT)/ {print $2}'); do
+  rm -rf "$LOCAL/cni" /var/lib/cni/results/vk-containerd-* 2>/dev/null || true
+  # portmap's chains and the bridge plugin's masquerading chains (CNI- and 24 hex
+  # digits), if any pod was not torn down.
+  local chains='CNI-(DN-|HOSTPORT|[0-9a-f]{24}$)' chain
+  for chain in $(iptables -t nat -S 2>/dev/null | grep -E "^-N $chains" | cut -d' ' -f2); do
     iptables -t nat -F "$chain" 2>/dev/null || true
   done
   for table in nat filter; do
-    iptables -t $table -S 2>/dev/null | grep -E '^-A .*CNI-(DN|HOSTPORT)' | sed 's/^-A/-D/' |
+    iptables -t $table -S 2>/dev/null | grep -E "^-A .*-j $chains|^-A .*CNI-HOSTPORT" | sed 's/^-A/-D/' |
       while read -r rule; do eval iptables -t $table "$rule" 2>/dev/null || true; done || true
   done
-  for chain in $(iptables -t nat -S 2>/dev/null | awk '/^-N CNI-(DN|HOSTPORT)/ {print $2}'); do
+  for chain in $(iptables -t nat -S 2>/dev/null | grep -E "^-N $chains" | cut -d' ' -f2); do
     iptables -t nat -X "$chain" 2>/dev/null || true
   done
   ip link del "$POD_BRIDGE" 2>/dev/null || true
@@ -292,7 +294,7 @@ status() {
 # check_clean UID...: fail if anything of these pods is left on the node:
 # containerd containers, the pod directory, mounts, or a CNI IP reservation.
 check_clean() {
-  check_clean_pods "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$LOCAL/cni/ipam" "$@"
+  check_clean_pods "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$AGENT_IPAM" "$@"
 }
 
 # check_one_shim UID: fail unless every container of the pod runs under one shim.
@@ -308,7 +310,7 @@ check_one_shim() {
 # containerd namespace, and pod directories. With no pod on the node, every
 # count is 0.
 leaks() {
-  leaks_line "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$POD_BRIDGE" "$LOCAL/cni/ipam"
+  leaks_line "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$POD_BRIDGE" "$AGENT_IPAM"
 }
 
 # fill_root takes every free block of the agent's root filesystem; free_root gives them back.

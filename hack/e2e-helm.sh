@@ -77,11 +77,10 @@ containerd:
 rootDir: $LOCAL/kubelet-node/vk-root
 # This machine's / is a private mount.
 hostRootPropagation: None
+# The chart's own network (the default mode), on a bridge apart from vk-node's vkc0.
 network:
-  host:
-    confDir: $LOCAL/kubelet-node/cni/net.d
-    binDir: $CNI_BIN
-    stateDirs: [$LOCAL/kubelet-node/cni/ipam]
+  bridge:
+    name: vkh0
 registries:$registries
 test:
   image: 127.0.0.1:5000/busybox:1.35
@@ -196,6 +195,7 @@ uninstall() {
     find "$LOCAL/kubelet-node/vk-root" -maxdepth 3 >&2
     die "helm uninstall left on the host: $leaks"
   fi
+  ! ip link show vkh0 >/dev/null 2>&1 || die "helm uninstall left the pods' bridge vkh0"
   local left
   left=$(find "$LOCAL/kubelet-node/vk-root" -mindepth 1 2>/dev/null | head -n 5)
   [[ -z $left ]] || die "helm uninstall left files of the agent: $left"

@@ -39,6 +39,9 @@ KN_CGROUP=/vkc-kubelet-node
 # The Helm-installed agent's root: a shared mount, so that what the agent mounts below it in
 # its container (pinned namespaces, volumes), through a Bidirectional hostPath, shows on the host.
 VK_ROOT=${VKC_HELM_AGENT_ROOT:-$KN/vk-root}
+# The Helm-installed agent's own pod network (--network-bridge), on its node's podCIDR.
+VK_BRIDGE=vkh0
+VK_IPAM=$VK_ROOT/network/ipam
 PAUSE_IMAGE=$REGISTRY/pause:v1
 CTR=$CONTAINERD_CRI_BIN/ctr
 # The kernel settings a kubelet sets at start (protectKernelDefaults: false); down puts back
@@ -372,6 +375,19 @@ remove_portmap_rules() {
   done
 }
 
+# remove_agent_network deletes what the Helm-installed agent's network holds when its pods were
+# not torn down: the plugins' rules that name it (the masquerading and portmap chains they
+# jump to go with them) and its bridge.
+remove_agent_network() {
+  local rule chain
+  { iptables -t nat -S | grep -F "name: \\\"$VK_BRIDGE\\\"" || true; } | while read -r rule; do
+    chain=$(sed -n 's/.* -j \(CNI-[^ ]*\).*/\1/p' <<<"$rule")
+    eval iptables -t nat "${rule/-A/-D}" 2>/dev/null || true
+    [[ -z $chain || $chain == CNI-HOSTPORT-* ]] || { iptables -t nat -F "$chain" && iptables -t nat -X "$chain"; } 2>/dev/null || true
+  done
+  ip link del "$VK_BRIDGE" 2>/dev/null || true
+}
+
 # remove_kubelet_traces deletes what every kubelet makes at the same place whatever its
 # configuration: the iptables chains KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY and KUBE-FIREWALL
 # (and its jumps), and the device plugins' socket in /var/lib/kubelet. Another kubelet on this
@@ -414,6 +430,7 @@ down() {
   end_shims "$KN_SOCK"
   remove_cgroup_root
   unmount_under "$KN" "$KN_RUN" "$VK_ROOT"
+  remove_agent_network
   remove_portmap_rules
   remove_kubelet_traces
   ip link del "$KN_BRIDGE" 2>/dev/null || true
@@ -455,23 +472,10 @@ status() {
 }
 
 # leaks counts, as hack/cluster.sh ctl leaks does for vk-node, what the Helm-installed agent's
-# pods hold on this host: its containerd namespace vk-containerd of this node's containerd,
-# and the namespaces it pins below its root. The bridge and host-local's store are shared with
-# the kubelet's own pods (the agent, given this host's CNI configuration, attaches its pods to
-# the same network), so those are left out:
-#   - veths: each kubelet pod's network namespace is pinned by this containerd's CRI below its
-#     state directory; the ifindex that its eth0 is paired with names its veth on the bridge.
-#     (Counting only the peers of the agent's pinned namespaces would miss the veth of a
-#     namespace that the agent unpinned but a process still holds.)
-#   - IPs: host-local writes the CNI container ID first in each IP's file. The CRI's is its
-#     sandbox ID, 64 hex digits; the agent's is the pod UID (cni.Attachment), with dashes.
+# pods hold on this host: its containerd namespace vk-containerd of this node's containerd, the
+# namespaces it pins below its root, and its own network (bridge, host-local's store, rules).
 leaks() {
-  local skip="" f peer
-  while read -r f; do
-    peer=$(nsenter --net="$f" ip -o link show eth0 2>/dev/null | sed -n 's/^[0-9]*: eth0@if\([0-9]*\):.*/\1/p')
-    [[ -z $peer ]] || skip+=" $peer"
-  done < <(awk -v d="$KN_RUN/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, d) == 1) print $5}' /proc/self/mountinfo)
-  leaks_line "$CTR" "$KN_SOCK" vk-containerd "$VK_ROOT" "$KN_BRIDGE" "$KN_IPAM" "$skip" '[0-9a-f]{64}'
+  leaks_line "$CTR" "$KN_SOCK" vk-containerd "$VK_ROOT" "$VK_BRIDGE" "$VK_IPAM"
 }
 
 # agent_pod prints namespace/name of the Helm-installed agent's pod on this host, if any.
@@ -500,7 +504,7 @@ agent_pid() {
 ctl() {
   local action=${1:-} name=${2:-} p pid
   case $action in
-    check-clean) shift; check_clean_pods "$CTR" "$KN_SOCK" vk-containerd "$VK_ROOT" "$KN_IPAM" "$@"; return ;;
+    check-clean) shift; check_clean_pods "$CTR" "$KN_SOCK" vk-containerd "$VK_ROOT" "$VK_IPAM" "$@"; return ;;
     leaks) leaks; return ;;
   esac
   case $name in

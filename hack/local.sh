@@ -129,25 +129,27 @@ check_clean_pods() {
 # leaks_line CTR ADDRESS NAMESPACE ROOT BRIDGE IPAM [SKIP_VETHS [SKIP_IDS]] prints, as name=count,
 # what the pods of a vk-containerd agent hold on the host, read from the host itself: namespaces
 # pinned under the agent's ROOT (mountinfo), veths on BRIDGE, IPs in host-local's store IPAM,
-# shims, containers and active snapshots in NAMESPACE of the containerd at ADDRESS, and pod
+# the plugins' iptables rules of the network named BRIDGE, shims, containers and active snapshots in NAMESPACE of the containerd at ADDRESS, and pod
 # directories. Where others' pods share the bridge and the store, SKIP_VETHS lists the host
 # ifindexes of their veths and SKIP_IDS is an ERE of their CNI container IDs: not counted. With no
 # pod of the agent, every count is 0.
 leaks_line() {
   local ctr=("$1" --address "$2" -n "$3") address=$2 namespace=$3 root=$4 bridge=$5 ipam=$6
   local skip_veths=${7:-} skip_ids=${8:-}
-  local ns veths ips shims containers snapshots dirs
+  local ns veths ips rules shims containers snapshots dirs
   ns=$(awk -v root="$root/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) n++} END {print n+0}' /proc/self/mountinfo)
   veths=$(ip -o link show master "$bridge" 2>/dev/null |
     awk -v skip=" $skip_veths " '{i = $1; sub(":", "", i); if (index(skip, " " i " ") == 0) n++} END {print n+0}' || true)
   # host-local keeps one file per IP, named for it, whose first line is the CNI container ID.
   ips=$(find "$ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' -exec head -qn1 {} + 2>/dev/null | tr -d '\r' |
     { if [[ -n $skip_ids ]]; then grep -vE "^($skip_ids)$"; else cat; fi; } | wc -l || true)
+  # The bridge and portmap plugins' iptables rules name the network, which is named after its bridge.
+  rules=$(iptables -t nat -S 2>/dev/null | grep -cF "name: \\\"$bridge\\\"" || true)
   shims=$(pgrep -fc "$(shim_pattern "$address" "$namespace")" || true)
   containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l || true)
   snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l || true)
   dirs=$(find "$root/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
-  echo "namespaces=$ns veths=$veths ips=$ips shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
+  echo "namespaces=$ns veths=$veths ips=$ips rules=$rules shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
 }
 
 # bridge_network DIR NAME BRIDGE SUBNET IPAM_DIR writes DIR/10-NAME.conflist: pods on

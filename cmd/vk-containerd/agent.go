@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/containernetworking/cni/libcni"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
@@ -110,7 +111,11 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: cfg.NodeName})
 
-	pods, err := newPods(ctx, cfg, client, rt, recorder, nodeIP, resources, nodeObj.Status.Allocatable, disk)
+	netList, err := podNetwork(ctx, cfg, client, nodeStatus.Node())
+	if err != nil {
+		return err
+	}
+	pods, err := newPods(ctx, cfg, client, rt, recorder, netList, nodeIP, resources, nodeObj.Status.Allocatable, disk)
 	if err != nil {
 		return err
 	}
@@ -178,14 +183,11 @@ func nodeObject(cfg Config, nodeIP net.IP) (*corev1.Node, hostinfo.Resources, er
 	}), resources, nil
 }
 
-// newPods is the pod provider on containerd, the CNI network and the pod
-// directories under the root directory.
+// newPods is the pod provider on containerd, the CNI network netList and
+// the pod directories under the root directory.
 func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *ctrd.Runtime, recorder record.EventRecorder,
-	nodeIP net.IP, resources hostinfo.Resources, allocatable corev1.ResourceList, disk *pressure.Disk) (*provider.Pods, error) {
-	network, err := cni.NewNetwork(cfg.CNIConfDir, cfg.CNIBinDirs, filepath.Join(cfg.RootDir, "cni-cache"))
-	if err != nil {
-		return nil, err
-	}
+	netList *libcni.NetworkConfigList, nodeIP net.IP, resources hostinfo.Resources, allocatable corev1.ResourceList, disk *pressure.Disk) (*provider.Pods, error) {
+	network := cni.NewNetwork(netList, cfg.CNIBinDirs, filepath.Join(cfg.RootDir, "cni-cache"))
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("find the agent's own binary (the containers' log driver): %w", err)

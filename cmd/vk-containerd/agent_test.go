@@ -30,6 +30,10 @@ func TestValidate(t *testing.T) {
 		{"the CRI's namespace", func(c *Config) { c.ContainerdNamespace = "k8s.io" }, "--containerd-namespace k8s.io is the namespace of containerd's CRI"},
 		{"bootstrap without kubeconfig", func(c *Config) { c.BootstrapKubeconfig = "/b" }, "--bootstrap-kubeconfig needs --kubeconfig"},
 		{"rotation and files", func(c *Config) { c.RotateServerCertificates, c.TLSCertFile = true, "/c.pem" }, "drop --tls-cert-file"},
+		{"pod CIDR without bridge", func(c *Config) { c.PodCIDRs = []string{"10.1.0.0/24"} }, "set --network-bridge too"},
+		{"long bridge name", func(c *Config) { c.NetworkBridge = "a-bridge-name-too-long" }, "want a Linux interface name"},
+		{"bad pod CIDR", func(c *Config) { c.NetworkBridge, c.PodCIDRs = "vkc0", []string{"10.1.0.0"} }, `pod CIDR "10.1.0.0"`},
+		{"two v4 CIDRs", func(c *Config) { c.NetworkBridge, c.PodCIDRs = "vkc0", []string{"10.1.0.0/24", "10.2.0.0/24"} }, "of one IP family"},
 	} {
 		c := validConfig()
 		tc.edit(&c)

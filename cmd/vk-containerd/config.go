@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/vk-containerd/vk-containerd/cni"
+	"github.com/vk-containerd/vk-containerd/internal/nodecidr"
 )
 
 // Config is everything the agent needs to run a node.
@@ -30,13 +33,18 @@ type Config struct {
 	ContainerdNamespace string
 	CNIConfDir          string
 	CNIBinDirs          []string
-	RootDir             string
-	HostRootDir         string // the host's / as the agent sees it; "/" on the host
-	RegistryConfigDir   string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
-	Address             string // kubelet API listen address (IP)
-	Port                int
-	TLSCertFile         string
-	TLSPrivateKeyFile   string
+	// NetworkBridge, when set, is the Linux bridge of a pod network the
+	// agent configures itself from PodCIDRs, or else from its node's
+	// spec.podCIDRs, instead of reading CNIConfDir.
+	NetworkBridge     string
+	PodCIDRs          []string
+	RootDir           string
+	HostRootDir       string // the host's / as the agent sees it; "/" on the host
+	RegistryConfigDir string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
+	Address           string // kubelet API listen address (IP)
+	Port              int
+	TLSCertFile       string
+	TLSPrivateKeyFile string
 	// RotateServerCertificates requests the serving certificate from the
 	// cluster (kubernetes.io/kubelet-serving) and renews it.
 	RotateServerCertificates bool
@@ -60,6 +68,17 @@ func (c *Config) certDir() string {
 	return filepath.Join(c.RootDir, "pki")
 }
 
+// bridge is the agent's own pod network on cidrs. It is named after its
+// bridge, which is unique on the host: the plugins' iptables rules carry the
+// name, so the rules of two agents' networks on one host tell apart.
+func (c *Config) bridge(cidrs []*net.IPNet) cni.Bridge {
+	return cni.Bridge{Name: c.NetworkBridge, Device: c.NetworkBridge, CIDRs: cidrs, IPAMDir: filepath.Join(c.bridgeDir(), "ipam")}
+}
+
+// bridgeDir holds the agent's own pod network: its configuration list and
+// host-local's store.
+func (c *Config) bridgeDir() string { return filepath.Join(c.RootDir, "network") }
+
 // criNamespace is where containerd's CRI keeps a kubelet's containers; two
 // agents in one namespace would take each other's containers for orphans.
 const criNamespace = "k8s.io"
@@ -74,6 +93,21 @@ func (c *Config) Validate() error {
 	}
 	if c.EvictionPressureTransitionPeriod < 0 {
 		errs = append(errs, fmt.Errorf("--eviction-pressure-transition-period must not be negative, got %s", c.EvictionPressureTransitionPeriod))
+	}
+	if len(c.PodCIDRs) > 0 && c.NetworkBridge == "" {
+		errs = append(errs, errors.New("--pod-cidr is for the agent's own bridge network: set --network-bridge too"))
+	}
+	if c.NetworkBridge != "" {
+		err := cni.ValidBridgeName(c.NetworkBridge)
+		if err == nil && len(c.PodCIDRs) > 0 {
+			var cidrs []*net.IPNet
+			if cidrs, err = nodecidr.Parse(c.PodCIDRs); err == nil {
+				err = c.bridge(cidrs).Validate()
+			}
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--network-bridge, --pod-cidr: %w", err))
+		}
 	}
 	if c.MaxPods <= 0 {
 		errs = append(errs, fmt.Errorf("--max-pods must be positive, got %d", c.MaxPods))

@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/vk-containerd/vk-containerd/cni"
 	"github.com/vk-containerd/vk-containerd/internal/uninstall"
 )
 
@@ -17,14 +18,15 @@ import (
 // hold (the pod directories go with their pods).
 func ownFiles(cfg Config) []string {
 	files := []string{cfg.certDir(), filepath.Join(cfg.RootDir, "bin"), filepath.Join(cfg.RootDir, "cni-cache"),
-		filepath.Join(cfg.RootDir, "seccomp"), filepath.Join(cfg.RootDir, "fifo"), filepath.Join(cfg.RootDir, "pods")}
+		cfg.bridgeDir(), filepath.Join(cfg.RootDir, "seccomp"), filepath.Join(cfg.RootDir, "fifo"), filepath.Join(cfg.RootDir, "pods")}
 	if cfg.BootstrapKubeconfig != "" {
 		files = append(files, cfg.Kubeconfig) // written by the bootstrap
 	}
 	return files
 }
 
-// leaveHost removes the agent's own files when it stops because its node is
+// leaveHost removes the agent's own files (and the pods' bridge, when it is
+// the agent's) when it stops because its node is
 // being removed (uninstall.TaintKey), after every pod of the node is gone;
 // any other stop keeps them, for the next start. A pod directory still
 // there means a pod was not torn down: then nothing is removed, since its
@@ -39,6 +41,11 @@ func leaveHost(client kubernetes.Interface, cfg Config) {
 	if pods, _ := os.ReadDir(filepath.Join(cfg.RootDir, "pods")); len(pods) > 0 {
 		log.G(ctx).WithField("pods", len(pods)).Warn("node is being removed but pod directories are left: keeping the agent's files")
 		return
+	}
+	if cfg.NetworkBridge != "" {
+		if err := cni.RemoveBridge(cfg.NetworkBridge); err != nil {
+			log.G(ctx).WithError(err).Warn("removing the pods' bridge")
+		}
 	}
 	for _, f := range ownFiles(cfg) {
 		if err := os.RemoveAll(f); err != nil {
