@@ -18,7 +18,7 @@ LDFLAGS := -X github.com/vk-containerd/vk-containerd/internal/version.Version=$(
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 
-.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-helm chart-check bench clean conformance conformance-fast
+.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-helm e2e-kind kind-image chart-check bench clean conformance conformance-fast
 
 build:
 	@mkdir -p $(BIN)
@@ -66,6 +66,16 @@ e2e-faults:
 # helm test, upgrade, a bad value and uninstall (hack/e2e-helm.sh).
 e2e-helm:
 	@hack/e2e-helm.sh
+
+# e2e-kind runs the e2e suite on a kind cluster of this repository's node image
+# (hack/kind), with the chart's node on its worker; podman here, docker where
+# an engine runs.
+e2e-kind: build
+	@hack/e2e-kind.sh
+
+# kind-image builds the kind node image, offline (hack/kind/node-image.sh).
+kind-image:
+	@hack/kind/node-image.sh
 
 # chart-check lints charts/vk-containerd and has the API server check every
 # documented option's rendering (hack/chart-check.sh).

@@ -9,6 +9,8 @@
 #   hack/deps.sh kubelet containerd_cri crictl
 #                           a kubelet node's binaries for hack/kubelet-node.sh (not built for the
 #                           local cluster)
+#   hack/deps.sh kind kubernetes_node coredns
+#                           kind and what its node image holds besides (hack/kind)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -87,7 +89,7 @@ k8s_ldflags() {
 # built only when asked, finds the packages it shares with the control plane (nearly all of
 # client-go, apiserver and component-base) in the build cache: a minute, not ten.
 K8S_SRC=$VKC_CACHE/src/kubernetes-$KUBERNETES_VERSION
-K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet)
+K8S_CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kubeadm kube-proxy)
 
 # kubernetes_module [reuse]: the module of K8S_CMDS; with reuse, one already written for all of
 # them is kept (a kubelet built later then matches the control plane built from it).
@@ -121,6 +123,33 @@ kubelet() {
   rm -rf "$KUBELET_BIN.tmp" && mkdir -p "$KUBELET_BIN.tmp"
   (cd "$K8S_SRC" && go build -ldflags "$(k8s_ldflags)" -o "$KUBELET_BIN.tmp/" k8s.io/kubernetes/cmd/kubelet)
   rm -rf "$KUBELET_BIN" && mv "$KUBELET_BIN.tmp" "$KUBELET_BIN"
+}
+
+# kubernetes_node builds kubeadm and kube-proxy, which a kind node runs beside the kubelet.
+kubernetes_node() {
+  [[ -x $K8S_NODE_BIN/kubeadm && -x $K8S_NODE_BIN/kube-proxy ]] && return
+  log "building kubeadm and kube-proxy $KUBERNETES_VERSION"
+  kubernetes_module reuse
+  rm -rf "$K8S_NODE_BIN.tmp" && mkdir -p "$K8S_NODE_BIN.tmp"
+  (cd "$K8S_SRC" && go build -ldflags "$(k8s_ldflags)" -o "$K8S_NODE_BIN.tmp/" k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kube-proxy)
+  rm -rf "$K8S_NODE_BIN" && mv "$K8S_NODE_BIN.tmp" "$K8S_NODE_BIN"
+}
+
+# coredns is the cluster DNS that kubeadm deploys, static like its upstream image.
+coredns() {
+  [[ -x $COREDNS_BIN/coredns ]] && return
+  log "building coredns $COREDNS_VERSION"
+  rm -rf "$COREDNS_BIN.tmp"
+  CGO_ENABLED=0 GOBIN=$COREDNS_BIN.tmp go install -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  rm -rf "$COREDNS_BIN" && mv "$COREDNS_BIN.tmp" "$COREDNS_BIN"
+}
+
+kind() {
+  [[ -x $KIND_BIN/kind ]] && return
+  log "building kind $KIND_VERSION"
+  rm -rf "$KIND_BIN.tmp"
+  GOBIN=$KIND_BIN.tmp go install "sigs.k8s.io/kind@$KIND_VERSION"
+  rm -rf "$KIND_BIN" && mv "$KIND_BIN.tmp" "$KIND_BIN"
 }
 
 # kubernetes_e2e builds what the conformance run needs (hack/conformance; not part of the local

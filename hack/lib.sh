@@ -36,3 +36,6 @@ RUNC_BIN=$(bindir runc "$RUNC_VERSION")
 CNI_BIN=$(bindir cni-plugins "$CNI_PLUGINS_VERSION")
 HELM_BIN=$(bindir helm "$HELM_VERSION")
 METRICS_SERVER_BIN=$(bindir metrics-server "$METRICS_SERVER_VERSION")
+K8S_NODE_BIN=$(bindir kubernetes-node "$KUBERNETES_VERSION")   # kubeadm, kube-proxy: the kind node image
+COREDNS_BIN=$(bindir coredns "$COREDNS_VERSION")
+KIND_BIN=$(bindir kind "$KIND_VERSION")

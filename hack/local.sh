@@ -129,8 +129,8 @@ check_clean_pods() {
 # leaks_line CTR ADDRESS NAMESPACE ROOT BRIDGE IPAM [SKIP_VETHS [SKIP_IDS]] prints, as name=count,
 # what the pods of a vk-containerd agent hold on the host, read from the host itself: namespaces
 # pinned under the agent's ROOT (mountinfo), veths on BRIDGE, IPs in host-local's store IPAM,
-# the plugins' iptables rules of the network named BRIDGE, shims, containers and active snapshots in NAMESPACE of the containerd at ADDRESS, and pod
-# directories. Where others' pods share the bridge and the store, SKIP_VETHS lists the host
+# the plugins' iptables rules of the network named BRIDGE, shims, containers and active
+# snapshots in NAMESPACE of the containerd at ADDRESS, and pod directories. Where others' pods share the bridge and the store, SKIP_VETHS lists the host
 # ifindexes of their veths and SKIP_IDS is an ERE of their CNI container IDs: not counted. With no
 # pod of the agent, every count is 0.
 leaks_line() {

@@ -8,12 +8,18 @@
 //	image build -rootfs TAR -agent BIN -cni-dir DIR -registry R -version V -archive TAR
 //	    pushes R/vk-containerd:V, writes a docker-archive tarball of it and
 //	    prints "image: R/vk-containerd:V" on stdout
+//	image assemble -layer TAR [-layer TAR...] -ref REF -archive TAR [-entrypoint JSON] [-cmd JSON]
+//	    [-env K=V...] [-stop-signal SIG]
+//	    stacks layer tarballs (bottom first) into the image REF and writes it as a
+//	    docker-archive tarball, pushing nothing (the kind node image and the images
+//	    it holds, hack/kind)
 package main
 
 import (
 	"archive/tar"
 	"bytes"
 	"debug/elf"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -45,6 +51,8 @@ func main() {
 		err = ping(args)
 	case "build":
 		err = build(args)
+	case "assemble":
+		err = assemble(args)
 	default:
 		err = fmt.Errorf("unknown command %q", cmd)
 	}
@@ -103,7 +111,7 @@ func build(args []string) error {
 	rootfs := fs.String("rootfs", "", "tarball of Debian's packages (the bottom layer)")
 	agent := fs.String("agent", "", "vk-containerd binary (static, or linking only the C library)")
 	cniDir := fs.String("cni-dir", "", "directory of the static CNI plugins")
-	registry := fs.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP)")
+	registry := fs.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP); localhost: no push")
 	version := fs.String("version", "", "the image's tag and version label")
 	archive := fs.String("archive", "", "docker-archive tarball to write")
 	fs.Parse(args)
@@ -140,9 +148,11 @@ func build(args []string) error {
 		return err
 	}
 
-	logf("pushing %s", tag)
-	if err := remote.Write(tag, img); err != nil {
-		return fmt.Errorf("push %s: %w", tag, err)
+	if *registry != "localhost" { // localhost names an image of the archive only
+		logf("pushing %s", tag)
+		if err := remote.Write(tag, img); err != nil {
+			return fmt.Errorf("push %s: %w", tag, err)
+		}
 	}
 	logf("writing %s", *archive)
 	if err := writeArchive(*archive, tag, img); err != nil {
@@ -151,6 +161,67 @@ func build(args []string) error {
 	d, _ := img.Digest()
 	logf("%s is %s", tag, d)
 	fmt.Println("image:", tag)
+	return nil
+}
+
+// repeated is a flag given any number of times.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, ",") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+func assemble(args []string) error {
+	fs := flag.NewFlagSet("assemble", flag.ExitOnError)
+	var layers, env repeated
+	fs.Var(&layers, "layer", "a layer tarball, bottom first; repeat")
+	fs.Var(&env, "env", "K=V in the image's environment; repeat")
+	ref := fs.String("ref", "", "the image's reference")
+	archive := fs.String("archive", "", "docker-archive tarball to write")
+	entry := fs.String("entrypoint", "", "entrypoint, a JSON array")
+	cmd := fs.String("cmd", "", "command, a JSON array")
+	stop := fs.String("stop-signal", "", "the signal that stops the image's process")
+	fs.Parse(args)
+	if len(layers) == 0 || *ref == "" || *archive == "" {
+		return errors.New("assemble: -layer, -ref and -archive are required")
+	}
+	tag, err := name.NewTag(*ref)
+	if err != nil {
+		return err
+	}
+	img := empty.Image
+	for _, l := range layers {
+		layer, err := tarball.LayerFromFile(l, tarball.WithCompressedCaching)
+		if err != nil {
+			return err
+		}
+		if img, err = mutate.AppendLayers(img, layer); err != nil {
+			return err
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
+	cf.Config = v1.Config{Env: append([]string{pathEnv}, env...), StopSignal: *stop}
+	for _, a := range []struct {
+		flag, value string
+		to          *[]string
+	}{{"-entrypoint", *entry, &cf.Config.Entrypoint}, {"-cmd", *cmd, &cf.Config.Cmd}} {
+		if a.value != "" {
+			if err := json.Unmarshal([]byte(a.value), a.to); err != nil {
+				return fmt.Errorf("%s %s: want a JSON array of strings: %w", a.flag, a.value, err)
+			}
+		}
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return err
+	}
+	if err := writeArchive(*archive, tag, img); err != nil {
+		return err
+	}
+	logf("%s written to %s", tag, *archive)
 	return nil
 }
 
