@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +110,19 @@ func eventually(t *testing.T, timeout time.Duration, what string, cond func(ctx 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// nodeTempDir makes a directory on the node's host, through the node-control
+// command, and removes it when t ends.
+func nodeTempDir(t *testing.T) string {
+	t.Helper()
+	dir := strings.TrimSpace(controlOutput(t, "host-tempdir"))
+	t.Cleanup(func() { controlOK("host-rmdir", dir) })
+	return dir
+}
+
+// nodeFile reads a file of the node's host, through the node-control command.
+func nodeFile(t *testing.T, path string) string {
+	t.Helper()
+	return controlOutput(t, "host-read", path)
 }

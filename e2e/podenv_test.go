@@ -112,7 +112,8 @@ func TestVolumes(t *testing.T) {
 		Data: map[string][]byte{"token": []byte("abc")}}, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	hostDir := t.TempDir()
+	requireNode(t, "not on the node: the hostPath part needs a directory on the node's host")
+	hostDir := nodeTempDir(t)
 	pod := podSpec("volumes", busybox, "sh", "-c", fmt.Sprintf(`set -e
 sa=/var/run/secrets/kubernetes.io/serviceaccount
 [ -s $sa/token ] && grep -q 'BEGIN CERTIFICATE' $sa/ca.crt && [ "$(cat $sa/namespace)" = %q ]
@@ -137,11 +138,9 @@ echo from-pod > /host/out
 		{Name: "cfg", MountPath: "/cfg"}, {Name: "sec", MountPath: "/sec"}, {Name: "scratch", MountPath: "/scratch"},
 		{Name: "host", MountPath: "/host"}, {Name: "info", MountPath: "/info"},
 	}
-	requireNode(t, "not on the node: the hostPath part needs the test to share the node's filesystem")
 	checkPod(t, ns, pod)
-	data, err := readFile(hostDir + "/out")
-	if err != nil || data != "from-pod\n" {
-		t.Fatalf("hostPath file written by the pod: %q, %v", data, err)
+	if data := nodeFile(t, hostDir+"/out"); data != "from-pod\n" {
+		t.Fatalf("hostPath file written by the pod: %q", data)
 	}
 }
 
@@ -225,10 +224,7 @@ func TestManyContainersAndLongNames(t *testing.T) {
 func TestHostNetworkPod(t *testing.T) {
 	requireNode(t, "not on the node: the test compares the pod's view with the node's")
 	ns := testNamespace(t)
-	host, err := readFile("/proc/sys/kernel/hostname")
-	if err != nil {
-		t.Fatal(err)
-	}
+	host := nodeFile(t, "/proc/sys/kernel/hostname")
 	pod := podSpec("hostnet", busybox, "sh", "-c", fmt.Sprintf(`set -e
 [ "$(hostname)" = %q ]
 ip -o addr | grep -q 'inet %s/'`, strings.TrimSpace(host), nodeIP(t)))

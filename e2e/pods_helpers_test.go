@@ -148,8 +148,3 @@ func containerStatus(p *corev1.Pod, name string) corev1.ContainerStatus {
 }
 
 func mustQuantity(s string) resource.Quantity { return resource.MustParse(s) }
-
-func readFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	return string(data), err
-}

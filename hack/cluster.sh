@@ -332,6 +332,7 @@ ctl() {
     check-one-shim) check_one_shim "$2"; return ;;
     leaks) leaks; return ;;
     agent-panics) grep -c 'panic' "$LOGS/vk-containerd.log" || true; return ;;
+    host-tempdir | host-read | host-rmdir) host_files "${action#host-}" "$name"; return ;;
     fill-root) fill_root; return ;;
     free-root) free_root; return ;;
     freeze | thaw)

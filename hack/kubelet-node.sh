@@ -506,6 +506,7 @@ ctl() {
   case $action in
     check-clean) shift; check_clean_pods "$CTR" "$KN_SOCK" vk-containerd "$VK_ROOT" "$VK_IPAM" "$@"; return ;;
     leaks) leaks; return ;;
+    host-tempdir | host-read | host-rmdir) host_files "${action#host-}" "$name"; return ;;
   esac
   case $name in
     vk-containerd)

@@ -152,6 +152,20 @@ leaks_line() {
   echo "namespaces=$ns veths=$veths ips=$ips rules=$rules shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
 }
 
+# host_files ACTION [PATH]: the e2e tests' access to the files of the node's host
+# (VKC_E2E_CONTROL host-tempdir|host-read PATH|host-rmdir DIR): tempdir makes a directory and
+# prints its path, read prints a file, rmdir removes a directory that tempdir made.
+host_files() {
+  case $1 in
+    tempdir) mktemp -d /tmp/vkc-e2e.XXXXXX ;;
+    read) cat -- "$2" ;;
+    rmdir)
+      [[ $2 == /tmp/vkc-e2e.* ]] || { echo "host-rmdir: $2 is no directory of host-tempdir's" >&2; return 1; }
+      rm -rf -- "$2" ;;
+    *) echo "unknown host file action $1" >&2; return 1 ;;
+  esac
+}
+
 # bridge_network DIR NAME BRIDGE SUBNET IPAM_DIR writes DIR/10-NAME.conflist: pods on
 # BRIDGE with host-local addresses from SUBNET kept in IPAM_DIR, and portmap for hostPorts.
 bridge_network() {

@@ -84,6 +84,8 @@ up() {
       --kubeconfig "$KUBECONFIG_KIND" --wait 3m
   fi
   kind get kubeconfig --name "$CLUSTER" >"$KUBECONFIG_KIND"
+  # kubectl top, as the local cluster has it: the node image's metrics-server.
+  "$ENGINE" exec "$CLUSTER-control-plane" cat /kind/manifests/metrics-server.yaml | kubectl apply -f - >/dev/null
   registry
   log "kind cluster $CLUSTER up in $((SECONDS - t0))s (KUBECONFIG=$KUBECONFIG_KIND)"
 }
@@ -130,6 +132,9 @@ nodeSelector:
   kubernetes.io/hostname: $WORKER
 node:
   clusterDNS: [10.96.0.10]
+# The serving certificate from the cluster (install approves it), as the local cluster's node has.
+servingCertificate:
+  mode: csr
 registries:$registries
 test:
   image: $gw:5000/busybox:1.35
@@ -151,6 +156,12 @@ install() {
     '{"spec":{"template":{"spec":{"affinity":{"nodeAffinity":{"requiredDuringSchedulingIgnoredDuringExecution":{"nodeSelectorTerms":[{"matchExpressions":[{"key":"vk-containerd.io/release","operator":"DoesNotExist"}]}]}}}}}}}' >/dev/null
   helm upgrade --install "$RELEASE" "$REPO_ROOT/charts/vk-containerd" -n "$NS" --create-namespace \
     -f "$KIND_STATE/values.yaml" --wait --timeout 3m
+  # The agent is ready (its health check) a moment before its node object is made; its
+  # serving certificate waits for an approval, which kubeadm's cluster gives no one.
+  local t1=$SECONDS
+  until kubectl get node "$VK_NODE" >/dev/null 2>&1 && approve_serving; do
+    ((SECONDS - t1 < 120)) || die "node $VK_NODE is not registered with a serving certificate after 120s"; sleep 0.5
+  done
   kubectl wait --for=condition=Ready "node/$VK_NODE" --timeout=120s >/dev/null
   # The host reaches the node's pods through the worker, as the other nodes do (kind-net).
   local cidr ip
@@ -159,6 +170,16 @@ install() {
   ip route replace "$cidr" via "$ip"
   echo "$cidr" >"$KIND_STATE/route"
   log "vk-containerd node $VK_NODE Ready in $((SECONDS - t0))s (pods $cidr via $ip)"
+}
+
+# approve_serving approves the node's kubelet-serving requests; it fails while there is none.
+approve_serving() {
+  local csrs
+  csrs=$(kubectl get csr -o jsonpath='{range .items[?(@.spec.signerName=="kubernetes.io/kubelet-serving")]}{.metadata.name} {.spec.username}{"\n"}{end}' |
+    awk -v u="system:node:$VK_NODE" '$2 == u {print $1}')
+  [[ -n $csrs ]] || return 1
+  # shellcheck disable=SC2086
+  kubectl certificate approve $csrs >/dev/null
 }
 
 # env prints the e2e suite's environment for the cluster.
@@ -192,7 +213,7 @@ agent_running() {
 
 # in_node FUNCTION ARGS...: run one of hack/local.sh's host checks inside the worker.
 in_node() {
-  on_node bash -c "$(declare -f check_clean_pods leaks_line shim_pattern); $(printf '%q ' "$@")"
+  on_node bash -c "$(declare -f check_clean_pods leaks_line shim_pattern host_files); $(printf '%q ' "$@")"
 }
 
 ctl() {
@@ -208,14 +229,25 @@ ctl() {
       return ;;
     leaks) in_node leaks_line ctr /run/containerd/containerd.sock vk-containerd "$VK_ROOT" "$VK_BRIDGE" "$VK_ROOT/network/ipam"; return ;;
     agent-panics) kubectl -n "$NS" logs "$(agent_pod)" | grep -c panic || true; return ;;
+    host-tempdir | host-read | host-rmdir) in_node host_files "${action#host-}" "$name"; return ;;
   esac
   case $name in
     vk-containerd)
       case $action in
         restart) kubectl -n "$NS" delete pod "$(agent_pod)" --wait=true --timeout=60s >/dev/null ;;
         kill) on_node pkill -9 -x vk-containerd; return ;;
-        start) ;;
-        *) die "ctl: $action vk-containerd: the DaemonSet's agent can be restarted, killed or waited for (start), not held stopped" ;;
+        # Held stopped: the DaemonSet's pods asked for a node label no node has, so the
+        # worker's agent is stopped as a pod is (SIGTERM) and none replaces it until start.
+        stop)
+          kubectl -n "$NS" patch daemonset "$RELEASE-vk-containerd" --type merge \
+            -p '{"spec":{"template":{"spec":{"nodeSelector":{"vk-containerd.io/e2e-held":"stopped"}}}}}' >/dev/null
+          local t0=$SECONDS
+          while [[ -n $(agent_pod) ]]; do ((SECONDS - t0 < 60)) || die "the agent on $WORKER did not stop in 60s"; sleep 0.5; done
+          return ;;
+        start)
+          kubectl -n "$NS" patch daemonset "$RELEASE-vk-containerd" --type json \
+            -p '[{"op":"remove","path":"/spec/template/spec/nodeSelector/vk-containerd.io~1e2e-held"}]' >/dev/null 2>&1 || true ;;
+        *) die "ctl: unknown action $action vk-containerd (stop, start, restart or kill)" ;;
       esac
       local t0=$SECONDS
       until agent_running; do ((SECONDS - t0 < 120)) || die "the vk-containerd agent on $WORKER is not Ready after 120s"; sleep 0.5; done ;;

@@ -10,7 +10,8 @@
 #   - hack/kind/files: the entrypoint, containerd's and the kubelet's units and configuration,
 #     and /kind/manifests/default-cni.yaml, the cluster network hack/kind/net;
 #   - kubeadm's images (kube-apiserver, kube-controller-manager, kube-scheduler, kube-proxy,
-#     etcd, coredns), the sandbox image and kind-net's, each a Debian layer and a layer of its
+#     etcd, coredns), the sandbox image, kind-net's and metrics-server's (its manifest is
+#     /kind/manifests/metrics-server.yaml), each a Debian layer and a layer of its
 #     binary, imported into the node's containerd (namespace k8s.io) and pinned.
 # The image is cached under $VKC_CACHE/kind-node, keyed by everything it is made of; the last
 # line on stdout is "image: <reference>".
@@ -34,7 +35,7 @@ NODE_PACKAGES=(systemd systemd-sysv iptables nftables iproute2 ethtool conntrack
 
 grep -qF "imageTag: \"$ETCD_TAG\"" "$HACK_DIR/kind/cluster.yaml" ||
   die "hack/kind/cluster.yaml must name etcd's image tag $ETCD_TAG (etcd $ETCD_VERSION)"
-"$HACK_DIR/deps.sh" kind kubernetes kubelet kubernetes_node coredns etcd containerd containerd_cri runc crictl
+"$HACK_DIR/deps.sh" kind kubernetes kubelet kubernetes_node coredns etcd containerd containerd_cri runc crictl metrics_server
 mkdir -p "$OUT/bin" "$VKC_CACHE/kind-node"
 go build -o "$TOOL" ./hack/image
 exec 9>"$VKC_CACHE/.build.lock"
@@ -51,7 +52,7 @@ key() {
     cat "$HACK_DIR/versions.env" "$0" "$HACK_DIR/image/steps.sh"
     find "$FILES" "$HACK_DIR/kind/net" "$HACK_DIR/image" "$HACK_DIR/images/pause" -type f | sort | xargs cat
     printf '%s\n' "${NODE_PACKAGES[@]}"
-    sha256sum "$K8S_BIN"/* "$KUBELET_BIN/kubelet" "$K8S_NODE_BIN"/* "$COREDNS_BIN/coredns" "$ETCD_BIN/etcd" \
+    sha256sum "$K8S_BIN"/* "$KUBELET_BIN/kubelet" "$K8S_NODE_BIN"/* "$COREDNS_BIN/coredns" "$ETCD_BIN/etcd" "$METRICS_SERVER_BIN/metrics-server" \
       "$CONTAINERD_CRI_BIN"/* "$RUNC_BIN/runc" "$CRICTL_BIN/crictl" | cut -d' ' -f1
   } | sha256sum | cut -c1-16
 }
@@ -114,6 +115,8 @@ build() {
   component coredns "$reg/coredns/coredns:$COREDNS_VERSION" '["/coredns"]' "$COREDNS_BIN/coredns=coredns"
   CGO_ENABLED=0 go build -ldflags "-s -w" -o "$WORK/pause" ./hack/images/pause
   component pause "$SANDBOX" '["/pause"]' "$WORK/pause=pause"
+  component metrics-server localhost/vk-containerd/metrics-server:v1 '["/usr/local/bin/metrics-server"]' \
+    "$METRICS_SERVER_BIN/metrics-server=usr/local/bin/metrics-server"
   CGO_ENABLED=0 go build -ldflags "-s -w" -o "$WORK/kind-net" ./hack/kind/net
   component kind-net localhost/vk-containerd/kind-net:v1 '["/usr/local/bin/kind-net"]' "$WORK/kind-net=usr/local/bin/kind-net"
 
@@ -132,6 +135,7 @@ build() {
   install -D -m 0644 "$FILES/etc/crictl.yaml" "$ROOTFS/etc/crictl.yaml"
   install -D -m 0644 "$FILES/etc/default-kubelet" "$ROOTFS/etc/default/kubelet"
   install -D -m 0644 "$FILES/manifests/default-cni.yaml" "$ROOTFS/kind/manifests/default-cni.yaml"
+  install -D -m 0644 "$FILES/manifests/metrics-server.yaml" "$ROOTFS/kind/manifests/metrics-server.yaml"
   echo "$KUBERNETES_VERSION" >"$ROOTFS/kind/version"
   cp -r "$FILES/systemd/." "$ROOTFS/etc/systemd/system/"
   mkdir -p "$ROOTFS/etc/systemd/system/multi-user.target.wants" "$ROOTFS/etc/kubernetes/manifests" \
