@@ -87,7 +87,8 @@ fuzz:
 	@FUZZTIME=$${FUZZTIME:-15s} hack/fuzz.sh
 
 # test brings the local cluster up, runs every test, and takes the cluster down
-# whatever the outcome; it fails when any step fails.
+# whatever the outcome, then runs the e2e suite on a kind cluster of its own;
+# it fails when any step fails.
 test: vet unit fuzz
 	@$(MAKE) --no-print-directory up
 	@rc=0; $(MAKE) --no-print-directory e2e || rc=$$?; \
@@ -95,7 +96,8 @@ test: vet unit fuzz
 	  $(MAKE) --no-print-directory chart-check || rc=$$?; \
 	  $(MAKE) --no-print-directory e2e-helm || rc=$$?; \
 	  $(MAKE) --no-print-directory conformance-fast || rc=$$?; \
-	  $(MAKE) --no-print-directory down; exit $$rc
+	  $(MAKE) --no-print-directory down || rc=$$?; \
+	  $(MAKE) --no-print-directory e2e-kind || rc=$$?; exit $$rc
 
 # bench measures pod start and removal on the local cluster (make up first);
 # numbers go to bench.json and a table.

@@ -271,10 +271,31 @@ down() {
   [[ -f $KIND_STATE/route ]] && { ip route del "$(cat "$KIND_STATE/route")" 2>/dev/null || true; rm -f "$KIND_STATE/route"; }
   stop kind-registry
   "$ENGINE" network rm kind >/dev/null 2>&1 || true
+  podman_traces
   local left
   left=$("$ENGINE" ps -a --filter "label=io.x-k8s.kind.cluster=$CLUSTER" -q; "$ENGINE" volume ls -q --filter "label=$CLUSTER-control-plane=true"; "$ENGINE" volume ls -q --filter "label=$WORKER=true")
+  [[ $ENGINE != podman ]] || left+=$(iptables-save | grep -E '^[:-].*NETAVARK' | head -n 3; find /sys/fs/cgroup/*/libpod_parent -maxdepth 0 2>/dev/null)
   [[ -z $left ]] || die "kind left on the host: $left"
   log "kind cluster $CLUSTER down"
+}
+
+# podman_traces removes what podman keeps once its last container is gone: netavark's
+# iptables chains and the parent cgroups of its containers. Another user's container keeps them.
+podman_traces() {
+  [[ $ENGINE == podman && -z $(podman ps -aq) ]] || return 0
+  local table rule chain
+  for table in nat filter; do
+    { iptables -t $table -S | grep -E '^-A .*-j NETAVARK' || true; } | while read -r rule; do
+      eval iptables -t $table "${rule/-A/-D}" 2>/dev/null || true
+    done
+    for chain in $(iptables -t $table -S | awk '$1 == "-N" && $2 ~ /^NETAVARK/ {print $2}'); do
+      iptables -t $table -F "$chain" 2>/dev/null || true
+    done
+    for chain in $(iptables -t $table -S | awk '$1 == "-N" && $2 ~ /^NETAVARK/ {print $2}'); do
+      iptables -t $table -X "$chain" 2>/dev/null || true
+    done
+  done
+  find /sys/fs/cgroup/*/libpod_parent -depth -type d -exec rmdir {} + 2>/dev/null || true
 }
 
 case ${1:-} in
