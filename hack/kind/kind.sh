@@ -274,7 +274,9 @@ down() {
   podman_traces
   local left
   left=$("$ENGINE" ps -a --filter "label=io.x-k8s.kind.cluster=$CLUSTER" -q; "$ENGINE" volume ls -q --filter "label=$CLUSTER-control-plane=true"; "$ENGINE" volume ls -q --filter "label=$WORKER=true")
-  [[ $ENGINE != podman ]] || left+=$(iptables-save | grep -E '^[:-].*NETAVARK' | head -n 3; find /sys/fs/cgroup/*/libpod_parent -maxdepth 0 2>/dev/null)
+  if [[ $ENGINE == podman && -z $(podman ps -aq) ]]; then
+    left+=$(iptables-save | grep -E '^[:-].*NETAVARK' | head -n 3; find /sys/fs/cgroup/*/libpod_parent -maxdepth 0 2>/dev/null)
+  fi
   [[ -z $left ]] || die "kind left on the host: $left"
   log "kind cluster $CLUSTER down"
 }
