@@ -28,8 +28,8 @@ REGISTRY_PORTS=(5000 5001 5002)         # as the local cluster's: plain, basic a
 mkdir -p "$KIND_STATE" "$LOGS" "$RUN"
 export KIND_EXPERIMENTAL_PROVIDER=${KIND_EXPERIMENTAL_PROVIDER:-}
 
-# engine: docker where an engine answers, podman otherwise, with the settings podman needs on
-# hosts like this one in a configuration file of this cluster's (CONTAINERS_CONF), not /etc's.
+# engine_setup: docker where an engine answers, podman otherwise, with the settings podman needs
+# on hosts like this one from hack/kind/containers.conf (CONTAINERS_CONF), not /etc's.
 engine_setup() {
   if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
     ENGINE=docker; KIND_EXPERIMENTAL_PROVIDER=docker; return
@@ -40,18 +40,7 @@ engine_setup() {
     log "installing Debian packages: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
-  # runc, not crun (crun refuses hybrid cgroups); cgroupfs and file events (no systemd bus
-  # here); the ulimits this machine allows a container (the default 1048576 it refuses).
-  cat >"$KIND_STATE/containers.conf" <<'CONF'
-[containers]
-default_ulimits = ["nofile=16384:16384", "nproc=16384:16384"]
-
-[engine]
-runtime = "runc"
-cgroup_manager = "cgroupfs"
-events_logger = "file"
-CONF
-  export CONTAINERS_CONF=$KIND_STATE/containers.conf
+  export CONTAINERS_CONF=${CONTAINERS_CONF:-$HACK_DIR/kind/containers.conf}
   ENGINE=podman; KIND_EXPERIMENTAL_PROVIDER=podman
 }
 

@@ -42,7 +42,9 @@ exec 9>"$VKC_CACHE/.build.lock"
 
 # engine prints the container engine that kind will use: docker where one answers, podman else.
 engine() {
-  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then echo docker; else echo podman; fi
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then echo docker; return; fi
+  command -v podman >/dev/null || die "neither a docker engine nor podman here: apt-get install podman runc"
+  echo podman
 }
 
 # key hashes what the image is made of: versions, this script and its files, the image tool
@@ -164,6 +166,7 @@ CACHED=$VKC_CACHE/kind-node/kind-node-$KUBERNETES_VERSION-$(key).tar
 [[ -s $CACHED ]] || build
 flock -u 9
 ENGINE=$(engine)
+export CONTAINERS_CONF=${CONTAINERS_CONF:-$HACK_DIR/kind/containers.conf}
 # The engine's image ID is the digest of the image's configuration, which the archive names.
 config=$(tar -xOf "$CACHED" manifest.json | sed -n 's/.*"Config":"\(sha256:\)\{0,1\}\([0-9a-f]\{64\}\).*/\2/p')
 if [[ -z $config || $("$ENGINE" image inspect --format '{{.Id}}' "$REF" 2>/dev/null) != "$config" ]]; then
