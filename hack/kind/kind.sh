@@ -264,7 +264,7 @@ down() {
   local left
   left=$("$ENGINE" ps -a --filter "label=io.x-k8s.kind.cluster=$CLUSTER" -q; "$ENGINE" volume ls -q --filter "label=$CLUSTER-control-plane=true"; "$ENGINE" volume ls -q --filter "label=$WORKER=true")
   if [[ $ENGINE == podman && -z $(podman ps -aq) ]]; then
-    left+=$(iptables-save | grep -E '^[:-].*NETAVARK' | head -n 3; find /sys/fs/cgroup/*/libpod_parent -maxdepth 0 2>/dev/null)
+    left+=$({ iptables-save | grep -E '^[:-].*NETAVARK' || true; } | head -n 3; find /sys/fs/cgroup/*/libpod_parent -maxdepth 0 2>/dev/null || true)
   fi
   [[ -z $left ]] || die "kind left on the host: $left"
   log "kind cluster $CLUSTER down"
