@@ -11,9 +11,8 @@
 # VKC_HELM_E2E_KEEP=1 leaves a failed run as it is, to look at.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-
-LOCAL=${VKC_LOCAL:-/var/lib/vk-containerd-local}
-RUN=${VKC_LOCAL_RUN:-/run/vk-containerd-local}
+# shellcheck source=local.sh
+source "$HACK_DIR/local.sh"
 export KUBECONFIG=$LOCAL/kubeconfig
 HOST_NODE=${VKC_KUBELET_NODE_NAME:-kubelet-node}
 NODE=$HOST_NODE-vk
@@ -50,16 +49,7 @@ agent_pod() {
 }
 
 values() {
-  local image=$1 registries=""
-  local r
-  for r in 127.0.0.1:5000 127.0.0.1:5001 127.0.0.1:5002; do
-    registries+="
-- host: \"$r\"
-  hostsToml: |
-    server = \"http://$r\"
-    [host.\"http://$r\"]
-      capabilities = [\"pull\", \"resolve\"]"
-  done
+  local image=$1
   cat <<YAML
 image:
   repository: ${image%:*}
@@ -81,7 +71,8 @@ hostRootPropagation: None
 network:
   bridge:
     name: vkh0
-registries:$registries
+registries:
+$(registries_values 127.0.0.1:5000 127.0.0.1:5001 127.0.0.1:5002)
 test:
   image: 127.0.0.1:5000/busybox:1.35
 YAML

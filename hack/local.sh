@@ -1,5 +1,6 @@
-# The local cluster's layout and the helpers that hack/cluster.sh and hack/kubelet-node.sh
-# share: background processes by pid file, containerd clean-up, the leak count.
+# The local cluster's layout and the helpers that hack/cluster.sh, hack/kubelet-node.sh,
+# hack/e2e-helm.sh and hack/kind/kind.sh share: background processes by pid file, containerd
+# clean-up, the leak count, the e2e tests' access to host files, chart values.
 # Source it after lib.sh; do not run it.
 # shellcheck shell=bash disable=SC2034 # its variables are for the scripts that source it
 
@@ -164,6 +165,15 @@ host_files() {
       rm -rf -- "$2" ;;
     *) echo "unknown host file action $1" >&2; return 1 ;;
   esac
+}
+
+# registries_values HOST... prints the chart's registries value for plain-HTTP registries at
+# HOSTs (host:port), one hosts.toml each.
+registries_values() {
+  local r
+  for r in "$@"; do
+    printf -- '- host: "%s"\n  hostsToml: |\n    server = "http://%s"\n    [host."http://%s"]\n      capabilities = ["pull", "resolve"]\n' "$r" "$r" "$r"
+  done
 }
 
 # bridge_network DIR NAME BRIDGE SUBNET IPAM_DIR writes DIR/10-NAME.conflist: pods on

@@ -136,15 +136,7 @@ func build(args []string) error {
 	if err != nil {
 		return err
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return err
-	}
-	cf = cf.DeepCopy()
-	// containerd drops images whose config names no platform.
-	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
-	cf.Config = v1.Config{Entrypoint: entrypoint, Env: []string{pathEnv}, Labels: labels(*version)}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
+	if img, err = withConfig(img, v1.Config{Entrypoint: entrypoint, Env: []string{pathEnv}, Labels: labels(*version)}); err != nil {
 		return err
 	}
 
@@ -198,24 +190,19 @@ func assemble(args []string) error {
 			return err
 		}
 	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return err
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
-	cf.Config = v1.Config{Env: append([]string{pathEnv}, env...), StopSignal: *stop}
+	cfg := v1.Config{Env: append([]string{pathEnv}, env...), StopSignal: *stop}
 	for _, a := range []struct {
 		flag, value string
 		to          *[]string
-	}{{"-entrypoint", *entry, &cf.Config.Entrypoint}, {"-cmd", *cmd, &cf.Config.Cmd}} {
+	}{{"-entrypoint", *entry, &cfg.Entrypoint}, {"-cmd", *cmd, &cfg.Cmd}} {
 		if a.value != "" {
 			if err := json.Unmarshal([]byte(a.value), a.to); err != nil {
 				return fmt.Errorf("%s %s: want a JSON array of strings: %w", a.flag, a.value, err)
 			}
 		}
 	}
-	if img, err = mutate.ConfigFile(img, cf); err != nil {
+	img, err = withConfig(img, cfg)
+	if err != nil {
 		return err
 	}
 	if err := writeArchive(*archive, tag, img); err != nil {
@@ -223,6 +210,19 @@ func assemble(args []string) error {
 	}
 	logf("%s written to %s", tag, *archive)
 	return nil
+}
+
+// withConfig gives img the runtime configuration cfg and this machine's
+// platform: containerd drops images whose config names no platform.
+func withConfig(img v1.Image, cfg v1.Config) (v1.Image, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
+	cf.Config = cfg
+	return mutate.ConfigFile(img, cf)
 }
 
 // writeArchive writes img as a docker-archive tarball (podman load, kind load

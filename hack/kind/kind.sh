@@ -102,16 +102,8 @@ registry() {
 # values are the chart's values for the worker: the image kind loaded, the registry's hosts over
 # plain HTTP, the cluster's DNS.
 values() {
-  local image=$1 gw p registries=""
+  local image=$1 gw
   gw=$(cat "$KIND_STATE/gateway")
-  for p in "${REGISTRY_PORTS[@]}"; do
-    registries+="
-- host: \"$gw:$p\"
-  hostsToml: |
-    server = \"http://$gw:$p\"
-    [host.\"http://$gw:$p\"]
-      capabilities = [\"pull\", \"resolve\"]"
-  done
   cat <<YAML
 image:
   repository: ${image%:*}
@@ -124,7 +116,8 @@ node:
 # The serving certificate from the cluster (install approves it), as the local cluster's node has.
 servingCertificate:
   mode: csr
-registries:$registries
+registries:
+$(registries_values "$gw:5000" "$gw:5001" "$gw:5002")
 test:
   image: $gw:5000/busybox:1.35
 YAML
