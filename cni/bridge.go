@@ -16,12 +16,15 @@ import (
 // Bridge is a pod network of the node's own, as the kubelet's kubenet made
 // one: a Linux bridge that is the pods' gateway, addresses from the node's
 // pod CIDRs (spec.podCIDRs) handed out by host-local, traffic to the rest of
-// the world masqueraded, and hostPorts through portmap.
+// the world masqueraded if asked, and hostPorts through portmap.
 type Bridge struct {
 	Name    string       // the CNI network's name
 	Device  string       // the Linux bridge, created by the bridge plugin
 	CIDRs   []*net.IPNet // one per IP family
 	IPAMDir string       // host-local's store of allocated addresses
+	// Masquerade gives traffic that leaves the pods' subnets the host's
+	// address. It costs iptables rules per pod, at every ADD and DEL.
+	Masquerade bool
 }
 
 // ValidBridgeName says what is wrong with name as a Linux bridge's.
@@ -66,7 +69,7 @@ func (b Bridge) Conflist() ([]byte, error) {
 		"plugins": []any{
 			map[string]any{
 				"type": "bridge", "bridge": b.Device,
-				"isGateway": true, "isDefaultGateway": true, "ipMasq": true, "hairpinMode": true,
+				"isGateway": true, "isDefaultGateway": true, "ipMasq": b.Masquerade, "hairpinMode": true,
 				"ipam": map[string]any{"type": "host-local", "ranges": ranges, "dataDir": b.IPAMDir},
 			},
 			map[string]any{"type": "portmap", "capabilities": map[string]bool{"portMappings": true}},

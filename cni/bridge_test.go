@@ -24,7 +24,7 @@ func cidrs(t *testing.T, ss ...string) []*net.IPNet {
 // The bridge network is the bridge plugin on the node's CIDRs (one range
 // set per family) and portmap, and loads back with its plugins found.
 func TestWriteBridge(t *testing.T) {
-	b := Bridge{Name: "vk-containerd", Device: "vkc0", CIDRs: cidrs(t, "10.244.3.0/24", "fd00:10:244:3::/64"), IPAMDir: "/r/network/ipam"}
+	b := Bridge{Name: "vk-containerd", Device: "vkc0", CIDRs: cidrs(t, "10.244.3.0/24", "fd00:10:244:3::/64"), IPAMDir: "/r/network/ipam", Masquerade: true}
 	file := filepath.Join(t.TempDir(), "network", "vk-containerd.conflist")
 	list, err := WriteBridge(file, b, []string{fakePlugins(t, "bridge", "host-local", "portmap")})
 	if err != nil {
@@ -54,6 +54,10 @@ func TestWriteBridge(t *testing.T) {
 	}
 	if !strings.Contains(string(list.Plugins[1].Bytes), `"portMappings":true`) {
 		t.Errorf("portmap %s has no portMappings capability", list.Plugins[1].Bytes)
+	}
+	b.Masquerade = false
+	if data, _ := b.Conflist(); !strings.Contains(string(data), `"ipMasq": false`) {
+		t.Errorf("without masquerading: %s", data)
 	}
 	if _, err := WriteBridge(file, b, []string{fakePlugins(t, "bridge", "host-local")}); err == nil || !strings.Contains(err.Error(), `"portmap" not found`) {
 		t.Errorf("without portmap: %v, want it named", err)

@@ -28,7 +28,7 @@ options=(
   "--set nodeSelector.kubernetes\\.io/hostname=host-1 --set tolerations[0].operator=Exists"
   "--set node.nameSuffix=-edge --set node.labels.zone=a --set node.taints[0]=vk=true:NoSchedule --set node.maxPods=50 --set node.port=10270 --set node.clusterDNS[0]=10.96.0.10 --set node.verbosity=4"
   "--set containerd.socket=/run/k3s/containerd/containerd.sock --set containerd.root=/var/lib/rancher/k3s/agent/containerd --set containerd.namespace=edge --set rootDir=/srv/vk"
-  "--set network.bridge.name=vkc1 --set network.bridge.podCIDRs[0]=10.244.9.0/24 --set network.bridge.podCIDRs[1]=fd00:10:244:9::/64"
+  "--set network.bridge.name=vkc1 --set network.bridge.masquerade=false --set network.bridge.podCIDRs[0]=10.244.9.0/24 --set network.bridge.podCIDRs[1]=fd00:10:244:9::/64"
   "--set network.mode=host --set network.host.confDir=/etc/cni/other --set network.host.binDir=/usr/lib/cni --set network.host.stateDirs[0]=/var/lib/cni --set network.host.stateDirs[1]=/run/flannel"
   "--set registries[0].host=registry.local:5000 --set registries[0].hostsToml=server=1"
   "--set image.repository=registry.local/vk-containerd --set image.tag=v1 --set image.pullPolicy=Always --set imagePullSecrets[0].name=pull"

@@ -191,7 +191,7 @@ agent() {
     --kubeconfig="$LOCAL/node.kubeconfig" --node-name="$NODE_NAME" \
     --node-ip="$NODE_IP" --address="$NODE_IP" \
     --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
-    --network-bridge="$POD_BRIDGE" --cni-bin-dir="$CNI_BIN" \
+    --network-bridge="$POD_BRIDGE" --network-masquerade=false --cni-bin-dir="$CNI_BIN" \
     --root-dir="$AGENT_ROOT" --client-ca-file="$PKI/ca.crt" \
     --registry-config-dir="$LOCAL/certs.d" --rotate-server-certificates \
     --eviction-pressure-transition-period=10s ${VKC_AGENT_FLAGS:-}

@@ -38,6 +38,7 @@ type Config struct {
 	// spec.podCIDRs, instead of reading CNIConfDir.
 	NetworkBridge     string
 	PodCIDRs          []string
+	NetworkMasquerade bool // the bridge network's outbound traffic takes the host's address
 	RootDir           string
 	HostRootDir       string // the host's / as the agent sees it; "/" on the host
 	RegistryConfigDir string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
@@ -72,7 +73,8 @@ func (c *Config) certDir() string {
 // bridge, which is unique on the host: the plugins' iptables rules carry the
 // name, so the rules of two agents' networks on one host tell apart.
 func (c *Config) bridge(cidrs []*net.IPNet) cni.Bridge {
-	return cni.Bridge{Name: c.NetworkBridge, Device: c.NetworkBridge, CIDRs: cidrs, IPAMDir: filepath.Join(c.bridgeDir(), "ipam")}
+	return cni.Bridge{Name: c.NetworkBridge, Device: c.NetworkBridge, CIDRs: cidrs,
+		IPAMDir: filepath.Join(c.bridgeDir(), "ipam"), Masquerade: c.NetworkMasquerade}
 }
 
 // bridgeDir holds the agent's own pod network: its configuration list and

@@ -46,6 +46,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&c.CNIConfDir, "cni-conf-dir", "/etc/cni/net.d", "Directory of the CNI network configuration; the first file by name is used.")
 	fs.StringSliceVar(&c.CNIBinDirs, "cni-bin-dir", []string{"/opt/cni/bin"}, "Directories searched for CNI plugins, comma separated.")
 	fs.StringVar(&c.NetworkBridge, "network-bridge", "", "Give pods a network of the agent's own instead of --cni-conf-dir's: this Linux bridge as their gateway, addresses from --pod-cidr or else from the node's spec.podCIDRs (the controller-manager's --allocate-node-cidrs), outbound traffic masqueraded, hostPorts. Needs the bridge, host-local and portmap plugins; the configuration is written to --root-dir/network.")
+	fs.BoolVar(&c.NetworkMasquerade, "network-masquerade", true, "Masquerade the --network-bridge pods' traffic that leaves their subnets behind the host's address (iptables rules per pod). Off where the network beyond routes the pod CIDRs.")
 	fs.StringSliceVar(&c.PodCIDRs, "pod-cidr", nil, "Pod CIDRs of the --network-bridge network (one, or one per IP family), for clusters that allocate none. Empty: the node's spec.podCIDRs.")
 	fs.StringVar(&c.RootDir, "root-dir", "/var/lib/vk-containerd", "Directory for the node's files (pod volumes, logs).")
 	fs.StringVar(&c.HostRootDir, "host-root-dir", "/", "Where the host's / is mounted when the agent runs in a container (the chart mounts it at /host): hostPath volumes are checked, created and opened for subPath there.")
