@@ -27,16 +27,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/vk-containerd/vk-containerd/hack/ociimage"
 )
 
 func main() {
@@ -132,11 +131,8 @@ func build(args []string) error {
 	if err != nil {
 		return err
 	}
-	img, err := mutate.AppendLayers(empty.Image, base, own)
+	img, err := ociimage.Of(v1.Config{Entrypoint: entrypoint, Env: []string{pathEnv}, Labels: labels(*version)}, base, own)
 	if err != nil {
-		return err
-	}
-	if img, err = withConfig(img, v1.Config{Entrypoint: entrypoint, Env: []string{pathEnv}, Labels: labels(*version)}); err != nil {
 		return err
 	}
 
@@ -180,15 +176,13 @@ func assemble(args []string) error {
 	if err != nil {
 		return err
 	}
-	img := empty.Image
+	var stack []v1.Layer
 	for _, l := range layers {
 		layer, err := tarball.LayerFromFile(l, tarball.WithCompressedCaching)
 		if err != nil {
 			return err
 		}
-		if img, err = mutate.AppendLayers(img, layer); err != nil {
-			return err
-		}
+		stack = append(stack, layer)
 	}
 	cfg := v1.Config{Env: append([]string{pathEnv}, env...), StopSignal: *stop}
 	for _, a := range []struct {
@@ -201,7 +195,7 @@ func assemble(args []string) error {
 			}
 		}
 	}
-	img, err = withConfig(img, cfg)
+	img, err := ociimage.Of(cfg, stack...)
 	if err != nil {
 		return err
 	}
@@ -210,19 +204,6 @@ func assemble(args []string) error {
 	}
 	logf("%s written to %s", tag, *archive)
 	return nil
-}
-
-// withConfig gives img the runtime configuration cfg and this machine's
-// platform: containerd drops images whose config names no platform.
-func withConfig(img v1.Image, cfg v1.Config) (v1.Image, error) {
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
-	cf.Config = cfg
-	return mutate.ConfigFile(img, cf)
 }
 
 // writeArchive writes img as a docker-archive tarball (podman load, kind load

@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/vk-containerd/vk-containerd/hack/ociimage"
 )
 
 // The images of the upstream e2e suite's node and common volume tests, under
@@ -161,7 +163,7 @@ func conformanceImages(busybox, dir string) (map[string]v1.Image, error) {
 	}
 	images := make(map[string]v1.Image, len(specs))
 	for _, s := range specs {
-		img, err := imageOf(s.cfg, s.layers...)
+		img, err := ociimage.Of(s.cfg, s.layers...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s.ref, err)
 		}

@@ -25,16 +25,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+
+	"github.com/vk-containerd/vk-containerd/hack/ociimage"
 )
 
 // file is one entry of an image layer.
@@ -217,24 +217,7 @@ func image(cfg v1.Config, files []file) (v1.Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	return imageOf(cfg, layer)
-}
-
-// imageOf makes an image of layers, bottom first, with the given config, for
-// this machine's platform (containerd drops images whose config lacks one).
-func imageOf(cfg v1.Config, layers ...v1.Layer) (v1.Image, error) {
-	img, err := mutate.AppendLayers(empty.Image, layers...)
-	if err != nil {
-		return nil, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, err
-	}
-	cf = cf.DeepCopy()
-	cf.Architecture, cf.OS = runtime.GOARCH, "linux"
-	cf.Config = cfg
-	return mutate.ConfigFile(img, cf)
+	return ociimage.Of(cfg, layer)
 }
 
 // layerOf makes a layer of files. The same files give the same layer digest,

@@ -33,10 +33,7 @@ func Wait(ctx context.Context, nodes corev1client.NodeInterface, node *corev1.No
 		if readErr = err; err != nil {
 			return false, nil // read again: the API server may be passing trouble
 		}
-		cidrs = n.Spec.PodCIDRs
-		if len(cidrs) == 0 && n.Spec.PodCIDR != "" {
-			cidrs = []string{n.Spec.PodCIDR}
-		}
+		cidrs = Of(n)
 		return len(cidrs) > 0, nil
 	})
 	switch {
@@ -49,6 +46,18 @@ func Wait(ctx context.Context, nodes corev1client.NodeInterface, node *corev1.No
 			"(kube-controller-manager runs without --allocate-node-cidrs) or is slow to; give the agent --pod-cidr instead", node.Name, timeout)
 	}
 	return Parse(cidrs)
+}
+
+// Of returns n's pod CIDRs: spec.podCIDRs, or the older single-family
+// spec.podCIDR where only that is set.
+func Of(n *corev1.Node) []string {
+	if len(n.Spec.PodCIDRs) > 0 {
+		return n.Spec.PodCIDRs
+	}
+	if n.Spec.PodCIDR != "" {
+		return []string{n.Spec.PodCIDR}
+	}
+	return nil
 }
 
 // Parse parses CIDRs as a node's spec.podCIDRs or the agent's --pod-cidr holds them.

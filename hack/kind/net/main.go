@@ -62,7 +62,7 @@ func main() {
 
 // writeConf writes the bridge network on n's podCIDRs once they are there.
 func writeConf(n corev1.Node, file, bridge, binDir string) bool {
-	cidrs, err := nodecidr.Parse(podCIDRs(n))
+	cidrs, err := nodecidr.Parse(nodecidr.Of(&n))
 	if err != nil || len(cidrs) == 0 {
 		log.Printf("node %s: no podCIDRs yet (%v)", n.Name, err)
 		return false
@@ -83,7 +83,7 @@ func route(n corev1.Node) {
 	if gw == nil || isLocal(gw) {
 		return
 	}
-	cidrs, err := nodecidr.Parse(podCIDRs(n))
+	cidrs, err := nodecidr.Parse(nodecidr.Of(&n))
 	if err != nil {
 		log.Printf("node %s: %v", n.Name, err)
 		return
@@ -97,16 +97,6 @@ func route(n corev1.Node) {
 			log.Printf("route %s via %s (node %s): %v", c, gw, n.Name, err)
 		}
 	}
-}
-
-func podCIDRs(n corev1.Node) []string {
-	if len(n.Spec.PodCIDRs) > 0 {
-		return n.Spec.PodCIDRs
-	}
-	if n.Spec.PodCIDR != "" {
-		return []string{n.Spec.PodCIDR}
-	}
-	return nil
 }
 
 func internalIP(n corev1.Node) net.IP {
