@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 // (VKC_E2E_PEER_NODE, a kubelet's) by its IP, through a ClusterIP Service, and
 // by the Service's names in the cluster's DNS. It needs a cluster with those
 // parts (kind's: kube-proxy, CoreDNS, a network that routes every node's
-// podCIDR); the local cluster has one node and neither yet.
+// podCIDR); the local cluster has one node.
 func TestClusterNetworkFromPods(t *testing.T) {
 	peer := os.Getenv("VKC_E2E_PEER_NODE")
 	if peer == "" {
@@ -42,24 +43,87 @@ func TestClusterNetworkFromPods(t *testing.T) {
 	}
 	s := waitPod(t, ns, "server", 90*time.Second, "Running and Ready on "+peer, isRunningReady)
 
-	// Each target five times a second apart: the Service's rules and the DNS
-	// record follow the server's readiness by a moment.
-	script := ""
-	for _, url := range []string{
-		fmt.Sprintf("http://%s:8080/", s.Status.PodIP),
-		"http://web/",
-		fmt.Sprintf("http://web.%s.svc.cluster.local/", ns),
+	// The Service's rules and the DNS record follow the server's readiness by a moment.
+	runClient(t, ns, []probeStep{
+		{"wget -qO- http://" + s.Status.PodIP + ":8080/ | grep -q 'hello from server'", "the server by its pod IP"},
+		{"wget -qO- http://web/ | grep -q 'hello from server'", "the Service by its short name"},
+		{"wget -qO- http://web." + ns + ".svc.cluster.local./ | grep -q 'hello from server'", "the Service by its full name"},
+	})
+}
+
+// TestServicesAndDNSFromPods: from a pod on the node, a server pod on the
+// same node answers through a ClusterIP Service (by address, short name and
+// full name), through a NodePort on the node's address, and through its own
+// Service (hairpin); a headless Service's name and the server's
+// hostname.subdomain resolve to the server's pod IP; the cluster DNS Service
+// answers for kubernetes.default. It needs the cluster's kube-proxy and DNS
+// on the node: the local cluster runs both as pods of vk-node.
+func TestServicesAndDNSFromPods(t *testing.T) {
+	ns := testNamespace(t)
+	server := podSpec("server", httpServer)
+	server.Labels = map[string]string{"app": "server"}
+	server.Spec.Hostname, server.Spec.Subdomain = "web-0", "web-hl"
+	createPod(t, ns, server)
+	port := []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}
+	services := map[string]*corev1.Service{}
+	for _, svc := range []*corev1.Service{
+		{ObjectMeta: metav1.ObjectMeta{Name: "web"}, Spec: corev1.ServiceSpec{Ports: port}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-np"}, Spec: corev1.ServiceSpec{Ports: port, Type: corev1.ServiceTypeNodePort}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "web-hl"}, Spec: corev1.ServiceSpec{Ports: port, ClusterIP: corev1.ClusterIPNone}},
 	} {
-		script += fmt.Sprintf("ok=0; for i in 1 2 3 4 5; do if timeout 3 wget -qO- %s | grep -q 'hello from server'; then ok=1; break; fi; sleep 1; done; [ $ok = 1 ] || { echo 'no answer from %s'; exit 1; }; ", url, url)
+		svc.Spec.Selector = server.Labels
+		out, err := client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		services[svc.Name] = out
 	}
-	c := podSpec("client", busybox, "sh", "-c", script)
+	s := waitPod(t, ns, "server", 90*time.Second, "Running and Ready", isRunningReady)
+	hello := " | grep -q 'hello from web-0'" // the server answers with its hostname
+	full := func(name string) string { return name + "." + ns + ".svc.cluster.local." }
+	resolves := func(name, ip string) string { return "nslookup " + name + " | grep -q 'Address:[^0-9]*" + ip + "$'" }
+	runClient(t, ns, []probeStep{
+		{"wget -qO- http://" + services["web"].Spec.ClusterIP + "/" + hello, "the ClusterIP Service by its address"},
+		{"wget -qO- http://web/" + hello, "the ClusterIP Service by its short name"},
+		{"wget -qO- http://" + full("web") + "/" + hello, "the ClusterIP Service by its full name"},
+		{fmt.Sprintf("wget -qO- http://%s:%d/%s", nodeIP(t), services["web-np"].Spec.Ports[0].NodePort, hello), "the NodePort Service on the node's address"},
+		{resolves(full("web-hl"), s.Status.PodIP), "the headless Service's name to the server's IP"},
+		{resolves(full("web-0.web-hl"), s.Status.PodIP), "the server's hostname.subdomain to its IP"},
+		{resolves("kubernetes.default.svc.cluster.local.", "10.96.0.1"), "kubernetes.default to the API server's Service"},
+	})
+	// Hairpin: the server reaches itself through its own Service.
+	eventually(t, 15*time.Second, "the server reaches itself through its Service", func(context.Context) (bool, error) {
+		out, errOut, code := kubectl(t, "", "-n", ns, "exec", "server", "--", "/httpserver", "get", "http://web/")
+		return code == 0 && strings.Contains(out, "hello from web-0"), fmt.Errorf("exit %d: %s%s", code, out, errOut)
+	})
+}
+
+// probeStep is one shell check a client pod runs, and what it shows.
+type probeStep struct{ check, what string }
+
+// retryScript runs each step up to five times a second apart and stops at
+// the first that never passes, naming it.
+func retryScript(steps ...probeStep) string {
+	script := ""
+	for _, s := range steps {
+		script += fmt.Sprintf("ok=0; for i in 1 2 3 4 5; do if timeout 3 sh -c %q; then ok=1; break; fi; sleep 1; done; [ $ok = 1 ] || { echo %q; exit 1; }; ",
+			s.check, "failed: "+s.what)
+	}
+	return script
+}
+
+// runClient runs the steps in a pod on the node and fails the test with the
+// pod's log unless every step passes.
+func runClient(t *testing.T, ns string, steps []probeStep) {
+	t.Helper()
+	c := podSpec("client", busybox, "sh", "-c", retryScript(steps...))
 	c.Spec.RestartPolicy = corev1.RestartPolicyNever
 	createPod(t, ns, c)
-	p := waitPod(t, ns, "client", 90*time.Second, "finished", func(p *corev1.Pod) bool {
+	p := waitPod(t, ns, "client", 2*time.Minute, "finished", func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 	})
 	if p.Status.Phase != corev1.PodSucceeded {
-		t.Fatalf("the client on %s did not reach the server on %s: %s", nodeName, peer, podLog(t, ns, "client"))
+		t.Fatalf("the client on %s: %s", nodeName, podLog(t, ns, "client"))
 	}
 }
 

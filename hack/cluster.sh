@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local cluster: etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
 # metrics-server, containerd, a loopback OCI registry and vk-containerd as the node,
-# all real components built by hack/deps.sh.
+# all real components built by hack/deps.sh, and the add-ons kube-proxy and CoreDNS as
+# pods of the node (hack/addons).
 #   hack/cluster.sh up       build what is missing, start what is not running, wait for the node
 #   hack/cluster.sh down     stop everything; leave no process, mount, netns, link or iptables rule
 #   hack/cluster.sh status   show what runs
@@ -25,12 +26,16 @@ source "$(dirname "$0")/lib.sh"
 source "$HACK_DIR/pki.sh"
 # shellcheck source=local.sh
 source "$HACK_DIR/local.sh"
+# shellcheck source=addons/addons.sh
+source "$HACK_DIR/addons/addons.sh"
 
 NODE_NAME=${VKC_NODE_NAME:-vk-node}
 NODE_IP=${VKC_NODE_IP:-10.90.1.1}
 POD_BRIDGE=vkc0                       # the agent's own pod network, on the node's podCIDR
 CLUSTER_CIDR=10.244.0.0/16            # the controller-manager gives each node a /24 of it
 SERVICE_RANGE=10.96.0.0/16
+DNS_IP=10.96.0.10                     # the kube-dns Service, the agent's --cluster-dns
+CLUSTER_DOMAIN=cluster.local
 AUTH_REGISTRY=127.0.0.1:5001          # the same images behind basic auth (for imagePullSecrets)
 AUTH_REGISTRY_LOGIN=e2e:vk-containerd-e2e
 SLOW_REGISTRY=127.0.0.1:5002          # the same images, blobs at 16 KiB/s (pulls a test can interrupt)
@@ -51,9 +56,17 @@ build_agent() {
 
 host_network() {
   ip link show "$HOST_LINK" >/dev/null 2>&1 || ip link add "$HOST_LINK" type bridge
-  ip addr show dev "$HOST_LINK" | grep -q " $NODE_IP/" || ip addr add "$NODE_IP/32" dev "$HOST_LINK"
+  local ip
+  for ip in "$API_IP" "$NODE_IP"; do
+    ip addr show dev "$HOST_LINK" | grep -q " $ip/" || ip addr add "$ip/32" dev "$HOST_LINK"
+  done
   ip link set "$HOST_LINK" up
   sysctl -qw net.ipv4.ip_forward=1
+  # A Service's reply that crosses the pod bridge directly must meet conntrack, which undoes
+  # kube-proxy's DNAT: bridged traffic through netfilter (br_netfilter).
+  [[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ]] ||
+    die "the kernel has no br_netfilter (modprobe br_netfilter): Services could not answer pods on the same bridge"
+  sysctl -qw net.bridge.bridge-nf-call-iptables=1
 }
 
 registry() {
@@ -73,7 +86,7 @@ etcd() {
 
 apiserver() {
   start kube-apiserver "$K8S_BIN/kube-apiserver" \
-    --etcd-servers=http://127.0.0.1:23790 --bind-address=127.0.0.1 --secure-port=6443 \
+    --etcd-servers=http://127.0.0.1:23790 --bind-address="$API_IP" --advertise-address="$API_IP" --secure-port=6443 \
     --tls-cert-file="$PKI/apiserver.crt" --tls-private-key-file="$PKI/apiserver.key" \
     --client-ca-file="$PKI/ca.crt" \
     --kubelet-client-certificate="$PKI/apiserver-kubelet-client.crt" --kubelet-client-key="$PKI/apiserver-kubelet-client.key" \
@@ -86,8 +99,7 @@ apiserver() {
     --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="$PKI/front-proxy-client.crt" --proxy-client-key-file="$PKI/front-proxy-client.key" \
-    --enable-aggregator-routing=true \
-    --endpoint-reconciler-type=none --profiling=false
+    --enable-aggregator-routing=true --profiling=false
   wait_for kube-apiserver 90 kubectl get --raw /readyz
 }
 
@@ -192,6 +204,7 @@ agent() {
     --node-ip="$NODE_IP" --address="$NODE_IP" \
     --containerd-address="$RUN/containerd.sock" --containerd-namespace="$CTD_NAMESPACE" \
     --network-bridge="$POD_BRIDGE" --network-masquerade=false --cni-bin-dir="$CNI_BIN" \
+    --cluster-dns="$DNS_IP" --cluster-domain="$CLUSTER_DOMAIN" --node-labels="$ADDON_NODE_LABEL" \
     --root-dir="$AGENT_ROOT" --client-ca-file="$PKI/ca.crt" \
     --registry-config-dir="$LOCAL/certs.d" --rotate-server-certificates \
     --eviction-pressure-transition-period=10s ${VKC_AGENT_FLAGS:-}
@@ -210,7 +223,7 @@ up() {
   timed "dependencies" "$HACK_DIR/deps.sh"
   build_agent
   mkdir -p "$LOCAL" "$RUN" "$LOGS"
-  pki_all "$PKI" "$NODE_NAME" "$NODE_IP"
+  pki_all "$PKI" "$NODE_NAME" "$NODE_IP" "$API_IP"
   kubeconfig "$KUBECONFIG_PATH" "$APISERVER" "$PKI" admin
   kubeconfig "$LOCAL/controller-manager.kubeconfig" "$APISERVER" "$PKI" controller-manager
   kubeconfig "$LOCAL/scheduler.kubeconfig" "$APISERVER" "$PKI" scheduler
@@ -228,6 +241,8 @@ up() {
   agent
   # Pods need the default service account, which the controller-manager makes.
   wait_for kube-controller-manager 60 kubectl get serviceaccount default
+  wait_for kube-controller-manager 60 kubectl -n kube-system get serviceaccount default
+  addons_up
   log "local cluster up in $((SECONDS - t0))s"
   cat <<MSG
 
@@ -278,6 +293,7 @@ down() {
   fi
   stop vk-containerd
   cleanup_node
+  addons_clean_host
   local c
   for c in metrics-server csr-approver kube-scheduler kube-controller-manager kube-apiserver etcd containerd registry; do stop "$c"; done
   rm -rf "$LOCAL/etcd" "$RUN"
@@ -307,10 +323,13 @@ check_one_shim() {
 # leaks prints, as name=count, what pods hold on the host, read from the host
 # itself: pinned namespaces (mountinfo), veths on the pod bridge, IPs in
 # host-local's store, shims, containers and active snapshots in the agent's
-# containerd namespace, and pod directories. With no pod on the node, every
-# count is 0.
+# containerd namespace, and pod directories. The add-ons' pods (kube-system) are
+# meant to run and are not counted: with no other pod on the node, every count is 0.
 leaks() {
-  leaks_line "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$POD_BRIDGE" "$AGENT_IPAM"
+  local addons
+  addons=$(kubectl get pods -n kube-system --field-selector "spec.nodeName=$NODE_NAME" -o 'jsonpath={.items[*].metadata.uid}')
+  leaks_line "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$POD_BRIDGE" "$AGENT_IPAM" \
+    "$(tr ' ' '|' <<<"$addons")"
 }
 
 # fill_root takes every free block of the agent's root filesystem; free_root gives them back.

@@ -9,8 +9,7 @@
 #   hack/deps.sh kubelet containerd_cri crictl
 #                           a kubelet node's binaries for hack/kubelet-node.sh (not built for the
 #                           local cluster)
-#   hack/deps.sh kind kubernetes_node coredns
-#                           kind and what its node image holds besides (hack/kind)
+#   hack/deps.sh kind       kind (hack/kind)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -19,9 +18,9 @@ exec 9>"$VKC_CACHE/.build.lock"
 flock 9
 
 # Debian packages: libseccomp for runc, busybox for the test images, iptables for portmap,
-# openssl for the cluster's certificates.
+# nftables to remove kube-proxy's tables, openssl for the cluster's certificates.
 system_packages() {
-  local want=(libseccomp-dev pkg-config busybox-static iptables openssl iproute2 util-linux)
+  local want=(libseccomp-dev pkg-config busybox-static iptables nftables openssl iproute2 util-linux)
   local missing=()
   for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   ((${#missing[@]} == 0)) && return
@@ -125,7 +124,8 @@ kubelet() {
   rm -rf "$KUBELET_BIN" && mv "$KUBELET_BIN.tmp" "$KUBELET_BIN"
 }
 
-# kubernetes_node builds kubeadm and kube-proxy, which a kind node runs beside the kubelet.
+# kubernetes_node builds kube-proxy, which the local cluster runs as a pod of its node, and
+# kubeadm, which a kind node runs beside the kubelet.
 kubernetes_node() {
   [[ -x $K8S_NODE_BIN/kubeadm && -x $K8S_NODE_BIN/kube-proxy ]] && return
   log "building kubeadm and kube-proxy $KUBERNETES_VERSION"
@@ -135,7 +135,8 @@ kubernetes_node() {
   rm -rf "$K8S_NODE_BIN" && mv "$K8S_NODE_BIN.tmp" "$K8S_NODE_BIN"
 }
 
-# coredns is the cluster DNS that kubeadm deploys, static like its upstream image.
+# coredns is the cluster DNS (the local cluster's add-on, and kubeadm's), static like its
+# upstream image.
 coredns() {
   [[ -x $COREDNS_BIN/coredns ]] && return
   log "building coredns $COREDNS_VERSION"
@@ -260,7 +261,7 @@ metrics_server() {
 }
 
 if (($# == 0)); then
-  set -- system_packages etcd containerd runc cni_plugins kubernetes metrics_server
+  set -- system_packages etcd containerd runc cni_plugins kubernetes kubernetes_node coredns metrics_server
 fi
 for step in "$@"; do
   t0=$SECONDS

@@ -56,9 +56,9 @@ image:
   tag: ${image##*:}
 nodeSelector:
   kubernetes.io/hostname: $HOST_NODE
-# The local cluster's API server is on the host's loopback; it verifies kubelet
+# The local cluster's API server is on an address of the host; it verifies kubelet
 # serving certificates against the cluster CA, and its approver approves them.
-apiServer: https://127.0.0.1:6443
+apiServer: $APISERVER
 servingCertificate:
   mode: csr
 containerd:

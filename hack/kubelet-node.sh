@@ -300,8 +300,8 @@ YAML
     die "the check pod has no cluster CA (kube-root-ca.crt)"
   mountpoint -q "$VK_ROOT/$probe" || die "a Bidirectional mount below $VK_ROOT does not show on the host"
   mountpoint -q "$KUBELET_ROOT/$probe" || die "a Bidirectional mount below $KUBELET_ROOT does not show on the host"
-  kubectl exec kubelet-node-propagation -- sh -c "timeout 5 wget -q -O /dev/null http://127.0.0.1:6443/ 2>&1 | grep -q 400" ||
-    die "the hostNetwork pod does not reach the API server on 127.0.0.1:6443"
+  kubectl exec kubelet-node-propagation -- sh -c "timeout 5 wget -q -O /dev/null http://$API_IP:6443/ 2>&1 | grep -q 400" ||
+    die "the hostNetwork pod does not reach the API server on $API_IP:6443"
   kubectl delete pod kubelet-node-check kubelet-node-propagation --wait=true --timeout=60s >/dev/null
   unmount_under "$VK_ROOT/$probe" "$KUBELET_ROOT/$probe"
   rmdir "$VK_ROOT/$probe" "$KUBELET_ROOT/$probe" 2>/dev/null || true

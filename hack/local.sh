@@ -11,7 +11,10 @@ PKI=$LOCAL/pki
 export KUBECONFIG_PATH=$LOCAL/kubeconfig
 HOST_LINK=vkchost0                  # port-less bridge holding the nodes' addresses
 REGISTRY=127.0.0.1:5000
-APISERVER=https://127.0.0.1:6443
+# The API server listens on an address of the host link, not on loopback: pods reach it there,
+# through the kubernetes Service, as they reach a control plane node.
+API_IP=10.90.0.1
+APISERVER=https://$API_IP:6443
 
 kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
@@ -127,29 +130,38 @@ check_clean_pods() {
   return $bad
 }
 
-# leaks_line CTR ADDRESS NAMESPACE ROOT BRIDGE IPAM [SKIP_VETHS [SKIP_IDS]] prints, as name=count,
-# what the pods of a vk-containerd agent hold on the host, read from the host itself: namespaces
-# pinned under the agent's ROOT (mountinfo), veths on BRIDGE, IPs in host-local's store IPAM,
-# the plugins' iptables rules of the network named BRIDGE, shims, containers and active
-# snapshots in NAMESPACE of the containerd at ADDRESS, and pod directories. Where others' pods share the bridge and the store, SKIP_VETHS lists the host
-# ifindexes of their veths and SKIP_IDS is an ERE of their CNI container IDs: not counted. With no
-# pod of the agent, every count is 0.
+# leaks_line CTR ADDRESS NAMESPACE ROOT BRIDGE IPAM [KEEP] prints, as name=count, what the pods
+# of a vk-containerd agent hold on the host, read from the host itself: namespaces pinned under
+# the agent's ROOT (mountinfo), veths on BRIDGE, IPs in host-local's store IPAM, the plugins'
+# iptables rules of the network named BRIDGE, shims, containers and active snapshots in
+# NAMESPACE of the containerd at ADDRESS, and pod directories. KEEP is an ERE of the UIDs of
+# pods that are meant to run (the cluster's add-ons): what they hold is not counted. The
+# agent names everything of a pod by its UID: pod directory, CNI container ID, shim group,
+# container IDs and so snapshot keys. With no pod of the agent but those, every count is 0.
 leaks_line() {
   local ctr=("$1" --address "$2" -n "$3") address=$2 namespace=$3 root=$4 bridge=$5 ipam=$6
-  local skip_veths=${7:-} skip_ids=${8:-}
-  local ns veths ips rules shims containers snapshots dirs
-  ns=$(awk -v root="$root/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) n++} END {print n+0}' /proc/self/mountinfo)
+  local keep=${7:-}
+  # not_kept: filter stdin to the lines that name no kept pod.
+  not_kept() { if [[ -n $keep ]]; then grep -vE "$keep" || true; else cat; fi; }
+  local pinned ns keep_veths="" p veths ips rules shims containers snapshots dirs
+  pinned=$(awk -v root="$root/" '{for (i = 7; $i != "-"; i++); if ($(i+1) == "nsfs" && index($5, root) == 1) print $5}' /proc/self/mountinfo)
+  ns=$(grep -c . < <(not_kept <<<"$pinned") || true)
+  # A kept pod's veth: the host end of its netns's eth0.
+  if [[ -n $keep ]]; then
+    for p in $(grep -E "$keep" <<<"$pinned" | grep '/net$' || true); do
+      keep_veths+=" $(nsenter --net="$p" cat /sys/class/net/eth0/iflink 2>/dev/null || true)"
+    done
+  fi
   veths=$(ip -o link show master "$bridge" 2>/dev/null |
-    awk -v skip=" $skip_veths " '{i = $1; sub(":", "", i); if (index(skip, " " i " ") == 0) n++} END {print n+0}' || true)
+    awk -v skip=" $keep_veths " '{i = $1; sub(":", "", i); if (index(skip, " " i " ") == 0) n++} END {print n+0}' || true)
   # host-local keeps one file per IP, named for it, whose first line is the CNI container ID.
-  ips=$(find "$ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' -exec head -qn1 {} + 2>/dev/null | tr -d '\r' |
-    { if [[ -n $skip_ids ]]; then grep -vE "^($skip_ids)$"; else cat; fi; } | wc -l || true)
+  ips=$(find "$ipam" -type f -regex '.*/[0-9.]+$\|.*/[0-9a-f:]+$' -exec head -qn1 {} + 2>/dev/null | tr -d '\r' | not_kept | grep -c . || true)
   # The bridge and portmap plugins' iptables rules name the network, which is named after its bridge.
   rules=$(iptables -t nat -S 2>/dev/null | grep -cF "name: \\\"$bridge\\\"" || true)
-  shims=$(pgrep -fc "$(shim_pattern "$address" "$namespace")" || true)
-  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | wc -l || true)
-  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active"' | wc -l || true)
-  dirs=$(find "$root/pods" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l || true)
+  shims=$(pgrep -af "$(shim_pattern "$address" "$namespace")" | not_kept | grep -c . || true)
+  containers=$("${ctr[@]}" containers ls -q 2>/dev/null | not_kept | grep -c . || true)
+  snapshots=$("${ctr[@]}" snapshots ls 2>/dev/null | awk '$NF == "Active" {print $1}' | not_kept | grep -c . || true)
+  dirs=$(find "$root/pods" -mindepth 1 -maxdepth 1 2>/dev/null | not_kept | grep -c . || true)
   echo "namespaces=$ns veths=$veths ips=$ips rules=$rules shims=$shims containers=$containers snapshots=$snapshots pod-dirs=$dirs"
 }
 

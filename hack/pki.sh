@@ -1,5 +1,5 @@
 # Certificates of the local cluster, made with openssl. Source it; do not run it.
-# pki_all DIR NODE NODE_IP writes a CA and every key pair the cluster uses into DIR,
+# pki_all DIR NODE NODE_IP API_IP writes a CA and every key pair the cluster uses into DIR,
 # keeping what is already there.
 
 # pki_ca DIR NAME CN: a self-signed CA NAME.
@@ -13,10 +13,11 @@ pki_ca() {
 }
 
 # pki_cert DIR NAME CN O [SAN] [CA]: a key pair NAME signed by the CA named CA (default: the
-# cluster CA, ca).
+# cluster CA, ca). A certificate made for other SANs is made again.
 pki_cert() {
   local dir=$1 name=$2 cn=$3 o=$4 san=${5:-} ca=${6:-ca}
-  [[ -f $dir/$name.crt ]] && return
+  [[ -f $dir/$name.crt && $(cat "$dir/$name.san" 2>/dev/null) == "$san" ]] && return
+  printf '%s' "$san" >"$dir/$name.san"
   local subj="/CN=$cn"; [[ -n $o ]] && subj="/O=$o$subj"
   local ext=$dir/$name.ext
   {
@@ -33,11 +34,11 @@ pki_cert() {
 }
 
 pki_all() {
-  local dir=$1 node=$2 node_ip=$3
+  local dir=$1 node=$2 node_ip=$3 api_ip=$4
   mkdir -p "$dir"; chmod 700 "$dir"
   pki_ca "$dir" ca vk-containerd-local-ca
   pki_cert "$dir" apiserver kube-apiserver "" \
-    "IP:127.0.0.1,IP:10.96.0.1,IP:$node_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+    "IP:127.0.0.1,IP:10.96.0.1,IP:$api_ip,IP:$node_ip,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
   pki_cert "$dir" admin kubernetes-admin system:masters
   pki_cert "$dir" apiserver-kubelet-client kube-apiserver-kubelet-client system:masters
   pki_cert "$dir" controller-manager system:kube-controller-manager ""

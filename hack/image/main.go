@@ -8,11 +8,12 @@
 //	image build -rootfs TAR -agent BIN -cni-dir DIR -registry R -version V -archive TAR
 //	    pushes R/vk-containerd:V, writes a docker-archive tarball of it and
 //	    prints "image: R/vk-containerd:V" on stdout
-//	image assemble -layer TAR [-layer TAR...] -ref REF -archive TAR [-entrypoint JSON] [-cmd JSON]
-//	    [-env K=V...] [-stop-signal SIG]
+//	image assemble -layer TAR [-layer TAR...] -ref REF (-archive TAR | -push) [-entrypoint JSON]
+//	    [-cmd JSON] [-env K=V...] [-stop-signal SIG]
 //	    stacks layer tarballs (bottom first) into the image REF and writes it as a
-//	    docker-archive tarball, pushing nothing (the kind node image and the images
-//	    it holds, hack/kind)
+//	    docker-archive tarball (the kind node image and the images it holds,
+//	    hack/kind), or pushes it to REF's registry over plain HTTP (the local
+//	    cluster's add-ons, hack/addons)
 package main
 
 import (
@@ -165,14 +166,15 @@ func assemble(args []string) error {
 	fs.Var(&env, "env", "K=V in the image's environment; repeat")
 	ref := fs.String("ref", "", "the image's reference")
 	archive := fs.String("archive", "", "docker-archive tarball to write")
+	push := fs.Bool("push", false, "push to REF's registry (plain HTTP) instead of writing an archive")
 	entry := fs.String("entrypoint", "", "entrypoint, a JSON array")
 	cmd := fs.String("cmd", "", "command, a JSON array")
 	stop := fs.String("stop-signal", "", "the signal that stops the image's process")
 	fs.Parse(args)
-	if len(layers) == 0 || *ref == "" || *archive == "" {
-		return errors.New("assemble: -layer, -ref and -archive are required")
+	if len(layers) == 0 || *ref == "" || (*archive == "") == !*push {
+		return errors.New("assemble: -layer, -ref and one of -archive and -push are required")
 	}
-	tag, err := name.NewTag(*ref)
+	tag, err := name.NewTag(*ref, name.Insecure)
 	if err != nil {
 		return err
 	}
@@ -198,6 +200,13 @@ func assemble(args []string) error {
 	img, err := ociimage.Of(cfg, stack...)
 	if err != nil {
 		return err
+	}
+	if *push {
+		if err := remote.Write(tag, img); err != nil {
+			return fmt.Errorf("push %s: %w", tag, err)
+		}
+		logf("%s pushed", tag)
+		return nil
 	}
 	if err := writeArchive(*archive, tag, img); err != nil {
 		return err

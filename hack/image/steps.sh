@@ -1,11 +1,12 @@
-# Build steps that images share, sourced after hack/lib.sh by hack/image/image.sh
-# and hack/kind/node-image.sh:
+# Build steps that images share, sourced after hack/lib.sh by hack/image/image.sh,
+# hack/kind/node-image.sh and hack/addons/addons.sh:
 #   debian_rootfs   Debian root filesystems, made by mmdebstrap from the host's apt
 #                   sources and cached under $VKC_CACHE/rootfs, keyed by suite,
 #                   packages and options (remove $VKC_CACHE/rootfs to take
 #                   Debian's newer updates);
 #   static_cni_plugins  CNI plugins built static into $CNI_STATIC_BIN, unlike the
-#                   local cluster's (hack/deps.sh), which run on the host.
+#                   local cluster's (hack/deps.sh), which run on the host;
+#   file_layer, component_image  images of a Debian layer and a few binaries.
 
 CNI_STATIC_BIN=$(bindir cni-plugins-static "$CNI_PLUGINS_VERSION")
 
@@ -55,6 +56,7 @@ debian_rootfs() {
   key=$(printf '%s\n' "$suite" "${opts[@]}" | sha256sum | cut -c1-16)
   tar=$VKC_CACHE/rootfs/debian-$suite-$key.tar
   if [[ ! -s $tar ]]; then
+    mkdir -p "${tar%/*}"
     command -v mmdebstrap >/dev/null || {
       log "installing mmdebstrap"
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
@@ -81,3 +83,23 @@ debian_rootfs() {
   echo "$tar"
 }
 
+
+# file_layer DIR TAR: a layer tarball of DIR's files, owned by root, with fixed times and order.
+file_layer() {
+  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$1" -cf "$2" .
+}
+
+# component_image STAGE BASE REF ENTRYPOINT OUTPUT FILE=PATH...: the image REF of the Debian
+# layer BASE and a layer of each FILE installed at PATH (mode 0755), staged in STAGE (a new
+# directory); ENTRYPOINT is a JSON array or empty. OUTPUT is an archive to write, or "push"
+# for REF's registry. Needs TOOL, the hack/image binary.
+component_image() {
+  local stage=$1 base=$2 ref=$3 entry=$4 output=$5 f; shift 5
+  for f in "$@"; do
+    install -D -m 0755 "${f%%=*}" "$stage/files/${f#*=}"
+  done
+  file_layer "$stage/files" "$stage/layer.tar"
+  local out=(-archive "$output"); [[ $output == push ]] && out=(-push)
+  "$TOOL" assemble -layer "$base" -layer "$stage/layer.tar" -ref "$ref" \
+    ${entry:+-entrypoint "$entry"} "${out[@]}" 2>/dev/null
+}

@@ -59,21 +59,10 @@ key() {
   } | sha256sum | cut -c1-16
 }
 
-# layer DIR TAR: a layer tarball of DIR's files, owned by root, with fixed times and order.
-layer() {
-  tar --sort=name --owner=0 --group=0 --numeric-owner --mtime=@0 -C "$1" -cf "$2" .
-}
-
 # component NAME REF ENTRYPOINT FILE=PATH...: an image of the Debian base and those files.
 component() {
   local name=$1 ref=$2 entry=$3; shift 3
-  local stage=$WORK/stage/$name f
-  for f in "$@"; do
-    install -D -m 0755 "${f%%=*}" "$stage/${f#*=}"
-  done
-  layer "$stage" "$WORK/$name.layer.tar"
-  "$TOOL" assemble -layer "$BASE" -layer "$WORK/$name.layer.tar" -ref "$ref" \
-    ${entry:+-entrypoint "$entry"} -archive "$WORK/images/$name.tar" 2>/dev/null
+  component_image "$WORK/stage/$name" "$BASE" "$ref" "$entry" "$WORK/images/$name.tar" "$@"
 }
 
 # import_images imports every archive in $WORK/images into the rootfs's containerd store
@@ -153,7 +142,7 @@ build() {
 
   log "kind node: importing the images into its containerd"
   import_images
-  layer "$ROOTFS" "$WORK/node.layer.tar"
+  file_layer "$ROOTFS" "$WORK/node.layer.tar"
   "$TOOL" assemble -layer "$WORK/node.layer.tar" -ref "$REF" -env container=docker \
     -entrypoint '["/usr/local/bin/entrypoint", "/sbin/init"]' -stop-signal 'SIGRTMIN+3' \
     -archive "$CACHED.tmp"
