@@ -124,6 +124,30 @@ func Pinned(path string) bool {
 	return st.Type == unix.NSFS_MAGIC
 }
 
+// CheckOwnNetwork fails unless path is a pinned network namespace (as ip netns
+// add makes under /run/netns) that is the calling process's own.
+func CheckOwnNetwork(path string) error {
+	if !Pinned(path) {
+		return fmt.Errorf("%s is no pinned namespace (a file of nsfs, as ip netns add makes under /run/netns)", path)
+	}
+	// This thread's, not the process's: the main thread may be the one that
+	// unshared a pod's namespaces, parked in them by the Go runtime, which
+	// cannot end the main thread as it ends the others (see PinNamespaces).
+	var own, pinned unix.Stat_t
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	if err := unix.Stat("/proc/thread-self/ns/net", &own); err != nil {
+		return err
+	}
+	if err := unix.Stat(path, &pinned); err != nil {
+		return err
+	}
+	if own.Dev != pinned.Dev || own.Ino != pinned.Ino {
+		return fmt.Errorf("%s is not the agent's own network namespace: run the agent in it (ip netns exec), since it probes hostNetwork pods and forwards their ports from its own", path)
+	}
+	return nil
+}
+
 // loopbackUp sets "lo" up in the calling thread's network namespace, which
 // is all the loopback CNI plugin would do, without running a plugin.
 func loopbackUp() error {

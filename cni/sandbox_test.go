@@ -58,3 +58,23 @@ func TestPinNamespaces(t *testing.T) {
 		t.Fatalf("second unpin: %v", err)
 	}
 }
+
+func TestCheckOwnNetwork(t *testing.T) {
+	// The thread's: the main thread may be parked in another test's namespace.
+	if err := CheckOwnNetwork("/proc/thread-self/ns/net"); err != nil {
+		t.Errorf("the process's own namespace: %v", err)
+	}
+	if err := CheckOwnNetwork(t.TempDir()); err == nil || !strings.Contains(err.Error(), "is no pinned namespace") {
+		t.Errorf("a directory: %v, want no pinned namespace", err)
+	}
+	roottest.Require(t)
+	dir := filepath.Join(t.TempDir(), "ns")
+	ns, err := PinNamespaces(dir, "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer UnpinNamespaces(dir)
+	if err := CheckOwnNetwork(ns.Net); err == nil || !strings.Contains(err.Error(), "is not the agent's own network namespace") {
+		t.Errorf("another namespace: %v, want not the agent's own", err)
+	}
+}

@@ -149,7 +149,8 @@ leaks_line() {
   # A kept pod's veth: the host end of its netns's eth0.
   if [[ -n $keep ]]; then
     for p in $(grep -E "$keep" <<<"$pinned" | grep '/net$' || true); do
-      keep_veths+=" $(nsenter --net="$p" cat /sys/class/net/eth0/iflink 2>/dev/null || true)"
+      # "2: eth0@if17: ...": ip asks the entered namespace over netlink (/sys would be the host's).
+      keep_veths+=" $(nsenter --net="$p" ip -o link show eth0 2>/dev/null | sed -n 's/^[0-9]*: eth0@if\([0-9]*\):.*/\1/p' || true)"
     done
   fi
   veths=$(ip -o link show master "$bridge" 2>/dev/null |

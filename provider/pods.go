@@ -34,6 +34,9 @@ import (
 type PodsConfig struct {
 	NodeName string
 	HostIP   net.IP
+	// HostNetNS is the network namespace hostNetwork pods join; empty:
+	// containerd's, the host's.
+	HostNetNS string
 	// NodeMemory is the node's memory in bytes, for oom_score_adj of burstable pods.
 	NodeMemory int64
 	// Allocatable is the node's allocatable resources: the downward API's

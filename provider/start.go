@@ -20,6 +20,7 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 	"github.com/vk-containerd/vk-containerd/internal/podenv"
 	"github.com/vk-containerd/vk-containerd/internal/podspec"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 	"github.com/vk-containerd/vk-containerd/internal/volumes"
 )
 
@@ -199,6 +200,16 @@ func (w *worker) pullCredentials(ctx context.Context, pod *corev1.Pod) (ctrd.Cre
 	return creds, errors.Join(errs...)
 }
 
+// joinedNetworkAndUTS are the network and UTS namespaces a container of pod
+// joins by path: the sandbox's, or for a hostNetwork pod hostNetNS and the
+// host's UTS ("": containerd's own namespace).
+func joinedNetworkAndUTS(pod *corev1.Pod, sb *sandbox.Sandbox, hostNetNS string) (netNS, utsNS string) {
+	if pod.Spec.HostNetwork {
+		return hostNetNS, ""
+	}
+	return sb.Namespaces.Net, sb.Namespaces.UTS
+}
+
 // specOpts builds the OCI spec options of container c in the pod's sandbox.
 func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig) ([]podspec.Option, error) {
 	facts := podenv.Facts{NodeName: w.p.cfg.NodeName, Allocatable: w.p.cfg.Allocatable}
@@ -245,10 +256,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	} else if ok {
 		mounts = append(mounts, podspec.Mount{Source: src, Destination: dst})
 	}
-	netNS, utsNS := w.sb.Namespaces.Net, w.sb.Namespaces.UTS
-	if pod.Spec.HostNetwork {
-		netNS, utsNS = "", ""
-	}
+	netNS, utsNS := joinedNetworkAndUTS(pod, w.sb, w.p.cfg.HostNetNS)
 	opts := []podspec.Option{
 		podspec.WithCommand(img, expandAll(c.Command, vars), expandAll(c.Args, vars)),
 		podspec.WithEnv(img, env),

@@ -4,6 +4,9 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/vk-containerd/vk-containerd/cni"
+	"github.com/vk-containerd/vk-containerd/internal/sandbox"
 )
 
 const testDigest = "sha256:2222222222222222222222222222222222222222222222222222222222222222"
@@ -60,5 +63,22 @@ func TestImageID(t *testing.T) {
 		if got := imageID(tc.ref, testDigest); got != tc.want {
 			t.Errorf("imageID(%q) = %q, want %q", tc.ref, got, tc.want)
 		}
+	}
+}
+
+// A hostNetwork pod joins the node's network namespace (--host-network-namespace,
+// or containerd's) and the host's UTS; any other pod its sandbox's.
+func TestJoinedNetworkAndUTS(t *testing.T) {
+	sb := &sandbox.Sandbox{Namespaces: cni.NamespacesIn("/pods/u/ns")}
+	pod := &corev1.Pod{}
+	if n, u := joinedNetworkAndUTS(pod, sb, "/run/netns/node-2"); n != "/pods/u/ns/net" || u != "/pods/u/ns/uts" {
+		t.Errorf("pod network: %q, %q", n, u)
+	}
+	pod.Spec.HostNetwork = true
+	if n, u := joinedNetworkAndUTS(pod, sb, "/run/netns/node-2"); n != "/run/netns/node-2" || u != "" {
+		t.Errorf("host network in a namespace of the node's: %q, %q", n, u)
+	}
+	if n, u := joinedNetworkAndUTS(pod, sb, ""); n != "" || u != "" {
+		t.Errorf("host network, containerd's: %q, %q", n, u)
 	}
 }

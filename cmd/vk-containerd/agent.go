@@ -208,6 +208,7 @@ func newPods(ctx context.Context, cfg Config, client kubernetes.Interface, rt *c
 		BootTime:     hostinfo.BootTime(),
 		NodeName:     cfg.NodeName,
 		HostIP:       nodeIP,
+		HostNetNS:    cfg.HostNetworkNamespace,
 		NodeMemory:   resources.MemoryBytes,
 		Allocatable:  allocatable.DeepCopy(),
 		Runtime:      rt,

@@ -33,6 +33,7 @@ func TestValidate(t *testing.T) {
 		{"pod CIDR without bridge", func(c *Config) { c.PodCIDRs = []string{"10.1.0.0/24"} }, "set --network-bridge too"},
 		{"long bridge name", func(c *Config) { c.NetworkBridge = "a-bridge-name-too-long" }, "want a Linux interface name"},
 		{"bad pod CIDR", func(c *Config) { c.NetworkBridge, c.PodCIDRs = "vkc0", []string{"10.1.0.0"} }, `pod CIDR "10.1.0.0"`},
+		{"host network not a namespace", func(c *Config) { c.HostNetworkNamespace = "/proc/self/status" }, "--host-network-namespace: /proc/self/status is no pinned namespace"},
 		{"two v4 CIDRs", func(c *Config) { c.NetworkBridge, c.PodCIDRs = "vkc0", []string{"10.1.0.0/24", "10.2.0.0/24"} }, "of one IP family"},
 	} {
 		c := validConfig()

@@ -39,13 +39,16 @@ type Config struct {
 	NetworkBridge     string
 	PodCIDRs          []string
 	NetworkMasquerade bool // the bridge network's outbound traffic takes the host's address
-	RootDir           string
-	HostRootDir       string // the host's / as the agent sees it; "/" on the host
-	RegistryConfigDir string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
-	Address           string // kubelet API listen address (IP)
-	Port              int
-	TLSCertFile       string
-	TLSPrivateKeyFile string
+	// HostNetworkNamespace, when set, is the network namespace of
+	// hostNetwork pods: the agent's own, where that is not containerd's.
+	HostNetworkNamespace string
+	RootDir              string
+	HostRootDir          string // the host's / as the agent sees it; "/" on the host
+	RegistryConfigDir    string // containerd-style hosts directory (certs.d) for registry mirrors and plain HTTP
+	Address              string // kubelet API listen address (IP)
+	Port                 int
+	TLSCertFile          string
+	TLSPrivateKeyFile    string
 	// RotateServerCertificates requests the serving certificate from the
 	// cluster (kubernetes.io/kubelet-serving) and renews it.
 	RotateServerCertificates bool
@@ -109,6 +112,11 @@ func (c *Config) Validate() error {
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("--network-bridge, --pod-cidr: %w", err))
+		}
+	}
+	if c.HostNetworkNamespace != "" {
+		if err := cni.CheckOwnNetwork(c.HostNetworkNamespace); err != nil {
+			errs = append(errs, fmt.Errorf("--host-network-namespace: %w", err))
 		}
 	}
 	if c.MaxPods <= 0 {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 
 	"github.com/spf13/pflag"
@@ -16,6 +17,13 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/crilog"
 	"github.com/vk-containerd/vk-containerd/internal/version"
 )
+
+// init keeps the main goroutine on the main thread, so that no other
+// goroutine runs there. A goroutine that unshares a pod's namespaces ends
+// its thread when it returns, but the Go runtime cannot end the main
+// thread: it would park it in the pod's namespaces, and /proc/<agent>/ns/net
+// (what nsenter -t and the node's scripts read) would name a pod's network.
+func init() { runtime.LockOSThread() }
 
 func main() {
 	// The shim runs this binary as the log driver of each container.
