@@ -1,8 +1,10 @@
 # vk-containerd
-#   make up      the local cluster with vk-containerd as its node
+#   make up      the local cluster with vk-containerd as its node (NODES=3: three nodes,
+#                each but the first in a network namespace of its own)
 #   make down    stop it and clean the host
 #   make test    vet + unit tests + fuzzing + local cluster + e2e tests + fault suite
-#                + chart checks + the Helm-installed node + the conformance fast slice + down
+#                + chart checks + the Helm-installed node + the conformance fast slice
+#                + three nodes + down + kind
 #   make build   the binaries, into _output/bin
 #   make image   the agent's container image, without Docker (hack/image/image.sh), pushed to
 #                IMAGE_REGISTRY (default 127.0.0.1:5000, the local cluster's registry)
@@ -17,8 +19,9 @@ VERSION ?= v0.1.0-$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
 LDFLAGS := -X github.com/vk-containerd/vk-containerd/internal/version.Version=$(VERSION)
 BIN := _output/bin
 E2E_TIMEOUT ?= 30m
+NODES ?= 1
 
-.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-helm e2e-kind kind-image chart-check bench clean conformance conformance-fast
+.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-nodes e2e-helm e2e-kind kind-image chart-check bench clean conformance conformance-fast
 
 build:
 	@mkdir -p $(BIN)
@@ -29,7 +32,7 @@ image:
 	@VERSION=$(VERSION) hack/image/image.sh
 
 up: build
-	@hack/cluster.sh up
+	@NODES=$(NODES) hack/cluster.sh up
 
 down:
 	@hack/cluster.sh down
@@ -60,6 +63,16 @@ e2e:
 # Each test prints its measured results on lines that start with "figure:".
 e2e-faults:
 	$(E2E_ENV) $(GO) test -count=1 -tags e2e -timeout $(E2E_TIMEOUT) -run '^TestFault' -v ./e2e/...
+
+# e2e-nodes adds vk-node-2 and vk-node-3 to the local cluster (make up NODES=3), each in a
+# network namespace of its own, and runs the tests across nodes: pod to pod, pod to Service
+# and DNS between every pair, and Services and DNS from vk-node-2.
+e2e-nodes: build
+	@NODES=3 hack/cluster.sh up
+	$(E2E_ENV) VKC_E2E_PEER_NODE=vk-node-2,vk-node-3 $(GO) test -count=1 -tags e2e -timeout 10m \
+	  -run '^TestClusterNetworkFromPods$$' -v ./e2e/...
+	$(E2E_ENV) VKC_NODE_NAME=vk-node-2 $(GO) test -count=1 -tags e2e -timeout 10m \
+	  -run '^TestServicesAndDNSFromPods$$' -v ./e2e/...
 
 # e2e-helm installs the chart onto a kubelet node that joins the local cluster
 # (hack/kubelet-node.sh), runs e2e tests against the node it registers, then
@@ -96,6 +109,7 @@ test: vet unit fuzz
 	  $(MAKE) --no-print-directory chart-check || rc=$$?; \
 	  $(MAKE) --no-print-directory e2e-helm || rc=$$?; \
 	  $(MAKE) --no-print-directory conformance-fast || rc=$$?; \
+	  $(MAKE) --no-print-directory e2e-nodes || rc=$$?; \
 	  $(MAKE) --no-print-directory down || rc=$$?; \
 	  $(MAKE) --no-print-directory e2e-kind || rc=$$?; exit $$rc
 

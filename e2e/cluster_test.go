@@ -15,40 +15,50 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// TestClusterNetworkFromPods: a pod on the node reaches a pod on another node
-// (VKC_E2E_PEER_NODE, a kubelet's) by its IP, through a ClusterIP Service, and
-// by the Service's names in the cluster's DNS. It needs a cluster with those
-// parts (kind's: kube-proxy, CoreDNS, a network that routes every node's
-// podCIDR); the local cluster has one node.
+// TestClusterNetworkFromPods: across the nodes of a cluster, every pair of
+// them, a pod on one reaches a pod on the other by its IP, through a
+// ClusterIP Service, and by the Service's names in the cluster's DNS. The
+// nodes are the node under test and VKC_E2E_PEER_NODE (comma separated):
+// kind's control plane (make e2e-kind), or vk-node-2 and vk-node-3 of
+// make up NODES=3, each in a network namespace of its own (make e2e-nodes).
 func TestClusterNetworkFromPods(t *testing.T) {
-	peer := os.Getenv("VKC_E2E_PEER_NODE")
-	if peer == "" {
-		t.Skip("VKC_E2E_PEER_NODE is not set: no other node, Services or DNS in this cluster (make e2e-kind sets it)")
+	peers := os.Getenv("VKC_E2E_PEER_NODE")
+	if peers == "" {
+		t.Skip("VKC_E2E_PEER_NODE is not set: no other node in this cluster (make e2e-kind and make e2e-nodes set it)")
 	}
+	nodes := append([]string{nodeName}, strings.Split(peers, ",")...)
 	ns := testNamespace(t)
-	server := podSpec("server", httpServer)
-	server.Spec.NodeName = peer
-	server.Labels = map[string]string{"app": "server"}
-	server.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
-	createPod(t, ns, server)
-	svc := &corev1.Service{
-		ObjectMeta: metav1.ObjectMeta{Name: "web"},
-		Spec: corev1.ServiceSpec{
-			Selector: map[string]string{"app": "server"},
-			Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
-		},
+	for i, node := range nodes {
+		server := podSpec(fmt.Sprintf("server-%d", i), httpServer)
+		server.Spec.NodeName = node
+		server.Labels = map[string]string{"app": server.Name}
+		server.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
+		createPod(t, ns, server)
+		svc := &corev1.Service{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("web-%d", i)},
+			Spec: corev1.ServiceSpec{
+				Selector: server.Labels,
+				Ports:    []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}},
+			},
+		}
+		if _, err := client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := client.CoreV1().Services(ns).Create(context.Background(), svc, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
+	var steps []probeStep
+	for i, node := range nodes {
+		s := waitPod(t, ns, fmt.Sprintf("server-%d", i), 90*time.Second, "Running and Ready on "+node, isRunningReady)
+		hello := fmt.Sprintf(" | grep -q 'hello from server-%d'", i)
+		svc := fmt.Sprintf("web-%d", i)
+		steps = append(steps,
+			probeStep{"wget -qO- http://" + s.Status.PodIP + ":8080/" + hello, "the server on " + node + " by its pod IP"},
+			probeStep{"wget -qO- http://" + svc + "/" + hello, "the Service of the server on " + node + " by its short name"},
+			probeStep{"wget -qO- http://" + svc + "." + ns + ".svc.cluster.local./" + hello, "the Service of the server on " + node + " by its full name"})
 	}
-	s := waitPod(t, ns, "server", 90*time.Second, "Running and Ready on "+peer, isRunningReady)
-
 	// The Service's rules and the DNS record follow the server's readiness by a moment.
-	runClient(t, ns, []probeStep{
-		{"wget -qO- http://" + s.Status.PodIP + ":8080/ | grep -q 'hello from server'", "the server by its pod IP"},
-		{"wget -qO- http://web/ | grep -q 'hello from server'", "the Service by its short name"},
-		{"wget -qO- http://web." + ns + ".svc.cluster.local./ | grep -q 'hello from server'", "the Service by its full name"},
-	})
+	for i, node := range nodes {
+		runClient(t, ns, fmt.Sprintf("client-%d", i), node, steps)
+	}
 }
 
 // TestServicesAndDNSFromPods: from a pod on the node, a server pod on the
@@ -82,7 +92,7 @@ func TestServicesAndDNSFromPods(t *testing.T) {
 	hello := " | grep -q 'hello from web-0'" // the server answers with its hostname
 	full := func(name string) string { return name + "." + ns + ".svc.cluster.local." }
 	resolves := func(name, ip string) string { return "nslookup " + name + " | grep -q 'Address:[^0-9]*" + ip + "$'" }
-	runClient(t, ns, []probeStep{
+	runClient(t, ns, "client", nodeName, []probeStep{
 		{"wget -qO- http://" + services["web"].Spec.ClusterIP + "/" + hello, "the ClusterIP Service by its address"},
 		{"wget -qO- http://web/" + hello, "the ClusterIP Service by its short name"},
 		{"wget -qO- http://" + full("web") + "/" + hello, "the ClusterIP Service by its full name"},
@@ -112,18 +122,20 @@ func retryScript(steps ...probeStep) string {
 	return script
 }
 
-// runClient runs the steps in a pod on the node and fails the test with the
+// runClient runs the steps in pod name on node and fails the test with the
 // pod's log unless every step passes.
-func runClient(t *testing.T, ns string, steps []probeStep) {
+func runClient(t *testing.T, ns, name, node string, steps []probeStep) {
 	t.Helper()
-	c := podSpec("client", busybox, "sh", "-c", retryScript(steps...))
+	c := podSpec(name, busybox, "sh", "-c", retryScript(steps...))
+	c.Spec.NodeName = node
+	c.Spec.Tolerations = []corev1.Toleration{{Operator: corev1.TolerationOpExists}}
 	c.Spec.RestartPolicy = corev1.RestartPolicyNever
 	createPod(t, ns, c)
-	p := waitPod(t, ns, "client", 2*time.Minute, "finished", func(p *corev1.Pod) bool {
+	p := waitPod(t, ns, name, 2*time.Minute, "finished", func(p *corev1.Pod) bool {
 		return p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed
 	})
 	if p.Status.Phase != corev1.PodSucceeded {
-		t.Fatalf("the client on %s: %s", nodeName, podLog(t, ns, "client"))
+		t.Fatalf("the client on %s: %s", node, podLog(t, ns, name))
 	}
 }
 

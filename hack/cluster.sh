@@ -4,6 +4,7 @@
 # all real components built by hack/deps.sh, and the add-ons kube-proxy and CoreDNS as
 # pods of the node (hack/addons).
 #   hack/cluster.sh up       build what is missing, start what is not running, wait for the node
+#                            (NODES=3: and for vk-node-2 and vk-node-3, see hack/nodes.sh)
 #   hack/cluster.sh down     stop everything; leave no process, mount, netns, link or iptables rule
 #   hack/cluster.sh status   show what runs
 #   hack/cluster.sh ctl stop|start|restart|kill containerd|vk-containerd
@@ -28,8 +29,12 @@ source "$HACK_DIR/pki.sh"
 source "$HACK_DIR/local.sh"
 # shellcheck source=addons/addons.sh
 source "$HACK_DIR/addons/addons.sh"
+# shellcheck source=nodes.sh
+source "$HACK_DIR/nodes.sh"
 
 NODE_NAME=${VKC_NODE_NAME:-vk-node}
+NODES=${NODES:-1}                     # vk-node, and vk-node-2... in namespaces of their own
+[[ $NODES =~ ^[1-9]$ ]] || die "NODES=$NODES: want a number of nodes from 1 to 9"
 NODE_IP=${VKC_NODE_IP:-10.90.1.1}
 POD_BRIDGE=vkc0                       # the agent's own pod network, on the node's podCIDR
 CLUSTER_CIDR=10.244.0.0/16            # the controller-manager gives each node a /24 of it
@@ -70,7 +75,7 @@ host_network() {
 }
 
 registry() {
-  start registry "$REPO_ROOT/_output/bin/registry" --address "$REGISTRY" --blob-dir "$LOCAL/registry" \
+  start registry "$REPO_ROOT/_output/bin/registry" --address "$REGISTRY,$HOST_REGISTRY" --blob-dir "$LOCAL/registry" \
     --auth-address "$AUTH_REGISTRY" --auth "$AUTH_REGISTRY_LOGIN" --slow-address "$SLOW_REGISTRY"
   wait_for registry 20 curl -sf "http://$REGISTRY/v2/"
   timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --repo "$REPO_ROOT"
@@ -239,14 +244,16 @@ up() {
   metrics_server
   containerd_daemon
   agent
+  extra_nodes_up
   # Pods need the default service account, which the controller-manager makes.
   wait_for kube-controller-manager 60 kubectl get serviceaccount default
   wait_for kube-controller-manager 60 kubectl -n kube-system get serviceaccount default
   addons_up
+  extra_nodes_proxied
   log "local cluster up in $((SECONDS - t0))s"
   cat <<MSG
 
-The local cluster is up; its node is $NODE_NAME.
+The local cluster is up; its nodes: $(kubectl get nodes -o 'jsonpath={.items[*].metadata.name}').
   export KUBECONFIG=$KUBECONFIG_PATH
   $K8S_BIN/kubectl get nodes -o wide
   $K8S_BIN/kubectl run hello --image=$REGISTRY/busybox:1.35 --restart=Never -- sh -c 'echo hello; sleep 3600'
@@ -292,6 +299,7 @@ down() {
     kubectl delete pods --all -A --wait=true --timeout=60s >/dev/null 2>&1 || true
   fi
   stop vk-containerd
+  extra_nodes_down
   cleanup_node
   addons_clean_host
   local c
@@ -327,7 +335,7 @@ check_one_shim() {
 # meant to run and are not counted: with no other pod on the node, every count is 0.
 leaks() {
   local addons
-  addons=$(kubectl get pods -n kube-system --field-selector "spec.nodeName=$NODE_NAME" -o 'jsonpath={.items[*].metadata.uid}')
+  addons=$(kubectl --request-timeout=10s get pods -n kube-system --field-selector "spec.nodeName=$NODE_NAME" -o 'jsonpath={.items[*].metadata.uid}')
   leaks_line "$CONTAINERD_BIN/ctr" "$RUN/containerd.sock" "$CTD_NAMESPACE" "$AGENT_ROOT" "$POD_BRIDGE" "$AGENT_IPAM" \
     "$(tr ' ' '|' <<<"$addons")"
 }

@@ -15,6 +15,7 @@ REGISTRY=127.0.0.1:5000
 # through the kubernetes Service, as they reach a control plane node.
 API_IP=10.90.0.1
 APISERVER=https://$API_IP:6443
+HOST_REGISTRY=$API_IP:5000          # the registry, for nodes whose loopback is their own
 
 kubectl() { "$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
@@ -61,15 +62,18 @@ stop() {
   rm -f "$f"
 }
 
+# registry_mirror DIR NAME ENDPOINT: a containerd hosts directory in which registry NAME is
+# served by ENDPOINT over plain HTTP.
+registry_mirror() {
+  mkdir -p "$1/$2"
+  printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$3" "$3" >"$1/$2/hosts.toml"
+}
+
 # registry_hosts DIR REGISTRY...: a containerd hosts directory (config_path) that reaches each
 # registry over plain HTTP.
 registry_hosts() {
   local dir=$1 r; shift
-  for r in "$@"; do
-    mkdir -p "$dir/$r"
-    printf 'server = "http://%s"\n\n[host."http://%s"]\n  capabilities = ["pull", "resolve"]\n' "$r" "$r" \
-      >"$dir/$r/hosts.toml"
-  done
+  for r in "$@"; do registry_mirror "$dir" "$r" "$r"; done
 }
 
 # ctr_clean CTR ADDRESS NAMESPACE: kill every task of a containerd namespace and delete its

@@ -1,5 +1,6 @@
 // Command registry serves an OCI registry on a loopback address for the local
-// cluster. Blobs are kept on disk; manifests live in memory, so images are
+// cluster (and on the host link's, for its nodes in network namespaces of
+// their own). Blobs are kept on disk; manifests live in memory, so images are
 // pushed again (by hack/imagebuild) each time the registry starts. With
 // --auth-address it serves the same images a second time behind HTTP basic
 // authentication, to test imagePullSecrets, and with --slow-address a third
@@ -22,7 +23,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("address", "127.0.0.1:5000", "listen address; keep it on loopback")
+	addrs := flag.String("address", "127.0.0.1:5000", "listen addresses, comma separated; keep them on this machine (loopback, a host-only link)")
 	dir := flag.String("blob-dir", "", "directory for blobs (required)")
 	authAddr := flag.String("auth-address", "", "second listen address that requires basic auth; keep it on loopback")
 	auth := flag.String("auth", "", "user:password for --auth-address")
@@ -35,9 +36,13 @@ func main() {
 	if err := os.MkdirAll(*dir, 0o755); err != nil {
 		log.Fatalf("registry: %v", err)
 	}
-	l, err := net.Listen("tcp", *addr)
-	if err != nil {
-		log.Fatalf("registry: %v", err)
+	var listeners []net.Listener
+	for _, addr := range strings.Split(*addrs, ",") {
+		l, err := net.Listen("tcp", addr)
+		if err != nil {
+			log.Fatalf("registry: %v", err)
+		}
+		listeners = append(listeners, l)
 	}
 	handler := registry.New(registry.WithBlobHandler(registry.NewDiskBlobHandler(*dir)))
 	if *authAddr != "" {
@@ -60,8 +65,12 @@ func main() {
 		log.Printf("registry: serving blobs at %d bytes/s on %s", *slowRate, sl.Addr())
 		go func() { log.Fatal(serve(sl, throttled(*slowRate, handler))) }()
 	}
-	log.Printf("registry: serving on %s, blobs in %s", l.Addr(), *dir)
-	log.Fatal(serve(l, handler))
+	for _, l := range listeners[1:] {
+		log.Printf("registry: serving on %s", l.Addr())
+		go func() { log.Fatal(serve(l, handler)) }()
+	}
+	log.Printf("registry: serving on %s, blobs in %s", listeners[0].Addr(), *dir)
+	log.Fatal(serve(listeners[0], handler))
 }
 
 func serve(l net.Listener, h http.Handler) error {
