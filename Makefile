@@ -21,7 +21,7 @@ BIN := _output/bin
 E2E_TIMEOUT ?= 30m
 NODES ?= 1
 
-.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-nodes e2e-helm e2e-kind kind-image chart-check bench clean conformance conformance-fast
+.PHONY: build image up down status test vet unit fuzz e2e e2e-faults e2e-nodes e2e-helm e2e-kind kind-image chart-check bench clean conformance conformance-all conformance-fast
 
 build:
 	@mkdir -p $(BIN)
@@ -124,6 +124,11 @@ bench:
 # Results go to _output/conformance. See hack/conformance/run.sh.
 conformance:
 	@hack/conformance/run.sh
+
+# conformance-all runs every conformance spec of the suite, of every area, against NODE
+# (hack/conformance/expected-failures-all.txt); results in _output/conformance-all.
+conformance-all:
+	@ALL=1 hack/conformance/run.sh
 
 # conformance-fast runs the quick slice listed in hack/conformance/fast.txt.
 conformance-fast:

@@ -9,7 +9,8 @@ RUN=${VKC_LOCAL_RUN:-/run/vk-containerd-local}     # sockets and pid files
 LOGS=$LOCAL/logs
 PKI=$LOCAL/pki
 export KUBECONFIG_PATH=$LOCAL/kubeconfig
-HOST_LINK=vkchost0                  # port-less bridge holding the nodes' addresses
+HOST_LINK=vkchost0                  # a bridge holding the API server's and vk-node's addresses; the
+                                    # ports of further nodes' namespaces (hack/nodes.sh)
 REGISTRY=127.0.0.1:5000
 # The API server listens on an address of the host link, not on loopback: pods reach it there,
 # through the kubernetes Service, as they reach a control plane node.

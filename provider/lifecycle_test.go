@@ -91,6 +91,33 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("marked not Ready by the node lifecycle controller: the status is published again", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		api := pod.DeepCopy()
+		st := n.last()
+		api.Status = *st.DeepCopy()
+		before := len(n.published)
+		n.pods.ReconcileStatus(api) // the API agrees: nothing to do
+		if len(n.published) != before {
+			t.Fatalf("a pod the API shows as the agent does was published again")
+		}
+		for i, c := range api.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				api.Status.Conditions[i].Status = corev1.ConditionFalse
+			}
+		}
+		n.pods.ReconcileStatus(api)
+		if len(n.published) != before+1 {
+			t.Fatalf("published %d statuses after the API marked the pod not Ready, want 1", len(n.published)-before)
+		}
+		if c, _ := condition(n.last().Conditions, corev1.PodReady); c.Status != corev1.ConditionTrue {
+			t.Errorf("republished Ready = %+v, want True", c)
+		}
+	})
+
 	t.Run("crash: restarted at once, then CrashLoopBackOff for 10 s", func(t *testing.T) {
 		n := newNode(t)
 		pod := appPod(corev1.RestartPolicyAlways, nil, "app")

@@ -285,6 +285,38 @@ func (p *Pods) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
 	p.notify = cb
 }
 
+// ReconcileStatus takes a pod as the API server has it and publishes the
+// worker's status again when the two disagree on readiness. The node
+// lifecycle controller marks every pod of a node it lost touch with not
+// Ready; a kubelet's status manager writes its own status back when the node
+// is back, and so does the agent, for pods whose status did not change
+// meanwhile and so would not be published otherwise.
+func (p *Pods) ReconcileStatus(pod *corev1.Pod) {
+	p.mu.Lock()
+	w := p.workers[pod.UID]
+	p.mu.Unlock()
+	if w == nil {
+		return
+	}
+	mine := w.podWithStatus()
+	if readyStatus(mine.Status) != readyStatus(pod.Status) {
+		// virtual-kubelet drops a notification equal to the one before: this
+		// one is of the API's newer version of the pod.
+		mine.ResourceVersion = pod.ResourceVersion
+		p.publish(mine)
+	}
+}
+
+// readyStatus is the status of the pod's Ready condition, "" without one.
+func readyStatus(s corev1.PodStatus) corev1.ConditionStatus {
+	for _, c := range s.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status
+		}
+	}
+	return ""
+}
+
 func (p *Pods) publish(pod *corev1.Pod) {
 	p.mu.Lock()
 	cb := p.notify

@@ -405,9 +405,14 @@ func hostRoot(dir string) string {
 	return dir
 }
 
-// releaseGonePods hands every pod that leaves the API to Pods.ReleaseGone.
+// releaseGonePods hands every pod that leaves the API to Pods.ReleaseGone,
+// and every other change of a pod to Pods.ReconcileStatus.
 func releaseGonePods(ctx context.Context, pods *provider.Pods) cache.ResourceEventHandler {
-	return cache.ResourceEventHandlerFuncs{DeleteFunc: func(obj any) {
+	return cache.ResourceEventHandlerFuncs{UpdateFunc: func(_, obj any) {
+		if pod, ok := obj.(*corev1.Pod); ok {
+			pods.ReconcileStatus(pod) // the API's view of readiness, set by others
+		}
+	}, DeleteFunc: func(obj any) {
 		if tomb, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = tomb.Obj
 		}

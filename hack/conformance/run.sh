@@ -6,6 +6,9 @@
 #   FOCUS=REGEXP hack/conformance/run.sh
 #                                     only the conformance specs whose names match REGEXP
 #   FAST=1 hack/conformance/run.sh    the quick slice listed in hack/conformance/fast.txt
+#   ALL=1 hack/conformance/run.sh     every conformance spec of every area (sig-network, sig-apps,
+#                                     sig-cli, sig-api-machinery, sig-auth, ...), against its own
+#                                     expectations, expected-failures-all.txt
 # Environment:
 #   KUBECONFIG     the cluster (default: the local cluster of hack/cluster.sh)
 #   NODE           the node under test (default vk-node); it must be Ready, untainted and the
@@ -26,8 +29,12 @@ export KUBECONFIG
 NODE=${NODE:-vk-node}
 REGISTRY=${REGISTRY:-127.0.0.1:5000}
 PROCS=${PROCS:-4}
-OUT=${OUT:-$REPO_ROOT/_output/conformance}
 CONF=$HACK_DIR/conformance
+if [[ ${ALL:-} == 1 ]]; then
+  OUT=${OUT:-$REPO_ROOT/_output/conformance-all}; EXPECTED=$CONF/expected-failures-all.txt
+else
+  OUT=${OUT:-$REPO_ROOT/_output/conformance}; EXPECTED=$CONF/expected-failures.txt
+fi
 LABELS='Conformance && !Disruptive'
 # The node's areas: all of sig-node, and sig-storage's specs of the volume types a node serves
 # itself: configMap, secret, downwardAPI, projected and emptyDir (test/e2e/common/storage), with
@@ -44,6 +51,7 @@ regexp_of() {
 
 focus=${FOCUS:-$AREAS}
 if [[ ${FAST:-} == 1 ]]; then focus=$(regexp_of "$CONF/fast.txt"); fi
+if [[ ${ALL:-} == 1 ]]; then focus=${FOCUS:-'\[sig-'}; fi   # every spec's name begins with its area
 
 build() {
   flock -n "$VKC_CACHE/.build.lock" true 2>/dev/null || log "waiting for another build in $VKC_CACHE to end"
@@ -159,7 +167,7 @@ main() {
   if [[ ${FAST:-} != 1 ]]; then run_ginkgo serial "$LABELS && Serial" 1 || rc=$?; fi
   uncordon
   log "ginkgo done in $((SECONDS - t0))s (exit $rc)"
-  "$REPO_ROOT/_output/bin/conformance-report" --expected "$CONF/expected-failures.txt" "$OUT"/junit_*.xml
+  "$REPO_ROOT/_output/bin/conformance-report" --expected "$EXPECTED" "$OUT"/junit_*.xml
 }
 
 main "$@"

@@ -60,14 +60,29 @@ func (r *Runtime) CreateContainer(ctx context.Context, id string, image Image, l
 	specOpts := append([]oci.SpecOpts{oci.WithImageConfig(img)}, opts...)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), removeTimeout)
 	defer cancel()
-	_, err := r.client.NewContainer(ctx, id,
-		client.WithImage(img),
-		client.WithNewSnapshot(id, img),
-		client.WithRuntime(runtimeName, nil),
-		client.WithContainerLabels(labels),
-		client.WithImageStopSignal(img, "SIGTERM"),
-		client.WithNewSpec(specOpts...),
-	)
+	create := func() error {
+		_, err := r.client.NewContainer(ctx, id,
+			client.WithImage(img),
+			client.WithNewSnapshot(id, img),
+			client.WithRuntime(runtimeName, nil),
+			client.WithContainerLabels(labels),
+			client.WithImageStopSignal(img, "SIGTERM"),
+			client.WithNewSpec(specOpts...),
+		)
+		return err
+	}
+	err := create()
+	if errdefs.IsAlreadyExists(err) {
+		// The snapshot exists but perhaps no container: an agent killed
+		// between the two left it. Only a container that exists is one.
+		if _, lerr := r.client.LoadContainer(ctx, id); !errdefs.IsNotFound(lerr) {
+			return classify(ErrExists, err)
+		}
+		if rerr := r.client.SnapshotService("").Remove(ctx, id); rerr != nil && !errdefs.IsNotFound(rerr) {
+			return classify(ErrCreate, fmt.Errorf("remove the snapshot a creation cut short left: %w", rerr))
+		}
+		err = create()
+	}
 	if errdefs.IsAlreadyExists(err) {
 		return classify(ErrExists, err)
 	}
