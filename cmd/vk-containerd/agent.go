@@ -123,7 +123,7 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	go pods.WatchExits(pods.DrainContext())
 	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
 	podInformer := podInformers.Core().V1().Pods()
-	if _, err := podInformer.Informer().AddEventHandler(releaseGonePods(ctx, pods)); err != nil {
+	if _, err := podInformer.Informer().AddEventHandler(followAPIPods(ctx, pods)); err != nil {
 		return fmt.Errorf("pod informer: %w", err)
 	}
 	pc, err := newPodController(client, podInformer, recorder, pods)
@@ -405,9 +405,9 @@ func hostRoot(dir string) string {
 	return dir
 }
 
-// releaseGonePods hands every pod that leaves the API to Pods.ReleaseGone,
+// followAPIPods hands every pod that leaves the API to Pods.ReleaseGone,
 // and every other change of a pod to Pods.ReconcileStatus.
-func releaseGonePods(ctx context.Context, pods *provider.Pods) cache.ResourceEventHandler {
+func followAPIPods(ctx context.Context, pods *provider.Pods) cache.ResourceEventHandler {
 	return cache.ResourceEventHandlerFuncs{UpdateFunc: func(_, obj any) {
 		if pod, ok := obj.(*corev1.Pod); ok {
 			pods.ReconcileStatus(pod) // the API's view of readiness, set by others
