@@ -68,6 +68,6 @@ kube_proxy_tables() { nft list tables 2>/dev/null | awk '$3 == "kube-proxy" {pri
 addons_clean_host() {
   local t
   while read -r t; do
-    [[ -n $t ]] && nft delete table $t
+    if [[ -n $t ]]; then nft delete table $t; fi
   done < <(kube_proxy_tables)
 }
