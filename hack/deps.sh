@@ -155,26 +155,33 @@ kind() {
 
 # kubernetes_e2e builds what the conformance run needs (hack/conformance; not part of the local
 # cluster): the e2e suite's test binary, the ginkgo CLI of the version the suite requires, the
-# static agnhost and nnp programs and kitten's files that the test images are made of.
+# static agnhost and nnp programs, and kitten's and nautilus's files that the test images are
+# made of.
 kubernetes_e2e() {
   local out=$K8S_E2E_BIN k=k8s.io/kubernetes
-  [[ -x $out/e2e.test && -x $out/ginkgo && -x $out/agnhost && -x $out/nnp && -f $out/kitten/data.json ]] && return
-  log "building the kubernetes $KUBERNETES_VERSION e2e suite (e2e.test, ginkgo, agnhost, nnp; several minutes)"
   local src=$VKC_CACHE/src/kubernetes-e2e-$KUBERNETES_VERSION
-  k8s_module "$src" vkc-build-kubernetes-e2e $k/test/e2e $k/test/images/agnhost $k/test/images/nonewprivs
-  rm -rf "$out.tmp" && mkdir -p "$out.tmp/kitten"
-  (
-    cd "$src"
-    # tidy leaves out what only the suite's _test.go files import.
-    go get -t "$k/test/e2e@$KUBERNETES_VERSION"
-    go test -c -vet=off -ldflags "$(k8s_ldflags)" -o "$out.tmp/e2e.test" $k/test/e2e
-    CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp/" $k/test/images/agnhost
-    CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp/nnp" $k/test/images/nonewprivs
-    GOBIN=$out.tmp go install "github.com/onsi/ginkgo/v2/ginkgo@$(go list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)"
-    cp "$(go list -m -f '{{.Dir}}' $k)"/test/images/kitten/html/{kitten.jpg,data.json} "$out.tmp/kitten/"
-    chmod 644 "$out.tmp"/kitten/*
-  )
-  rm -rf "$out" && mv "$out.tmp" "$out"
+  if ! [[ -x $out/e2e.test && -x $out/ginkgo && -x $out/agnhost && -x $out/nnp ]]; then
+    log "building the kubernetes $KUBERNETES_VERSION e2e suite (e2e.test, ginkgo, agnhost, nnp; several minutes)"
+    k8s_module "$src" vkc-build-kubernetes-e2e $k/test/e2e $k/test/images/agnhost $k/test/images/nonewprivs
+    rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+    (
+      cd "$src"
+      # tidy leaves out what only the suite's _test.go files import.
+      go get -t "$k/test/e2e@$KUBERNETES_VERSION"
+      go test -c -vet=off -ldflags "$(k8s_ldflags)" -o "$out.tmp/e2e.test" $k/test/e2e
+      CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp/" $k/test/images/agnhost
+      CGO_ENABLED=0 go build -ldflags "-s -w" -o "$out.tmp/nnp" $k/test/images/nonewprivs
+      GOBIN=$out.tmp go install "github.com/onsi/ginkgo/v2/ginkgo@$(go list -m -f '{{.Version}}' github.com/onsi/ginkgo/v2)"
+    )
+    rm -rf "$out" && mv "$out.tmp" "$out"
+  fi
+  local name dir
+  for name in kitten nautilus; do
+    [[ -f $out/$name/data.json ]] && continue
+    dir=$(cd "$src" && go list -m -f '{{.Dir}}' $k)/test/images/$name/html
+    mkdir -p "$out/$name.tmp" && cp "$dir/$name.jpg" "$dir/data.json" "$out/$name.tmp/"
+    chmod 644 "$out/$name.tmp"/* && rm -rf "${out:?}/$name" && mv "$out/$name.tmp" "$out/$name"
+  done
 }
 
 etcd() {

@@ -197,6 +197,8 @@ containerd_daemon() {
 }
 
 kubelet_config() {
+  # Cluster DNS as vk-node has it: the kube-dns Service of the add-ons (hack/addons).
+  local dns; dns=$(kubectl -n kube-system get service kube-dns -o 'jsonpath={.spec.clusterIP}' 2>/dev/null || true)
   cat >"$KN/kubelet-config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -221,6 +223,7 @@ failSwapOn: false
 podLogsDir: $KN/pod-logs
 serializeImagePulls: false
 clusterDomain: cluster.local
+clusterDNS: [${dns:-}]
 # The disk is shared with other work on this host: evict only when it is all but full.
 evictionHard:
   memory.available: 100Mi

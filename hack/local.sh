@@ -15,6 +15,7 @@ REGISTRY=127.0.0.1:5000
 # The API server listens on an address of the host link, not on loopback: pods reach it there,
 # through the kubernetes Service, as they reach a control plane node.
 API_IP=10.90.0.1
+NODE_ADDRESSES=10.90.0.0/16         # the nodes' InternalIPs are in it, and no other address of the host
 APISERVER=https://$API_IP:6443
 HOST_REGISTRY=$API_IP:5000          # the registry, for nodes whose loopback is their own
 

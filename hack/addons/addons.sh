@@ -43,7 +43,7 @@ addon_manifests() {
   for f in kube-proxy coredns; do
     echo ---
     sed -e "s|@REGISTRY@|$REGISTRY|g" -e "s|@APISERVER@|$APISERVER|g" -e "s|@CLUSTER_CIDR@|$CLUSTER_CIDR|g" \
-      -e "s|@DNS_IP@|$DNS_IP|g" -e "s|@DOMAIN@|$CLUSTER_DOMAIN|g" \
+      -e "s|@DNS_IP@|$DNS_IP|g" -e "s|@NODE_ADDRESSES@|$NODE_ADDRESSES|g" -e "s|@DOMAIN@|$CLUSTER_DOMAIN|g" \
       -e "s|@KUBERNETES_VERSION@|$KUBERNETES_VERSION|g" -e "s|@COREDNS_VERSION@|$COREDNS_VERSION|g" \
       "$HACK_DIR/addons/$f.yaml"
   done

@@ -23,6 +23,8 @@
 # Exits non-zero when a spec fails that hack/conformance/expected-failures.txt does not list.
 set -euo pipefail
 source "$(dirname "$0")/../lib.sh"
+# shellcheck source=../image/steps.sh
+source "$HACK_DIR/image/steps.sh"
 
 KUBECONFIG=${KUBECONFIG:-/var/lib/vk-containerd-local/kubeconfig}
 export KUBECONFIG
@@ -56,16 +58,21 @@ if [[ ${ALL:-} == 1 ]]; then focus=${FOCUS:-'\[sig-'}; fi   # every spec's name 
 build() {
   flock -n "$VKC_CACHE/.build.lock" true 2>/dev/null || log "waiting for another build in $VKC_CACHE to end"
   "$HACK_DIR/deps.sh" kubernetes_e2e
-  (cd "$REPO_ROOT" && go build -o _output/bin/ ./hack/imagebuild &&
+  (cd "$REPO_ROOT" && go build -o _output/bin/ ./hack/imagebuild ./hack/image &&
     go build -o _output/bin/conformance-report ./hack/conformance/report)
 }
+
+# The tools of upstream's agnhost image that the specs run in it (curl, nc -v, dig, getent),
+# from Debian: the root filesystem under the agnhost stand-ins (hack/imagebuild).
+AGNHOST_TOOLS=(curl netcat-openbsd bind9-dnsutils iproute2)
 
 # images pushes the suite's images and writes the KUBE_TEST_REPO_LIST file that points the
 # suite's registries at REGISTRY. The flag of that name is read too late; the variable works.
 images() {
   curl -sf "http://$REGISTRY/v2/" >/dev/null || die "no registry at $REGISTRY (hack/cluster.sh up starts one)"
+  local tools; tools=$(debian_rootfs "$("$REPO_ROOT/_output/bin/image" list suite)" "${AGNHOST_TOOLS[@]}")
   timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --conformance "$K8S_E2E_BIN" \
-    >"$OUT/images.txt"
+    --tools "$tools" >"$OUT/images.txt"
   cat >"$OUT/repo-list.yaml" <<YAML
 promoterE2eRegistry: $REGISTRY/e2e-test-images
 buildImageRegistry: $REGISTRY/build-image

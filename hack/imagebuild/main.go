@@ -49,12 +49,16 @@ func main() {
 	registry := flag.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP)")
 	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary")
 	repo := flag.String("repo", ".", "root of the vk-containerd checkout")
-	conformance := flag.String("conformance", "", "build the e2e suite's images from this directory (agnhost, nnp, kitten/) instead")
+	conformance := flag.String("conformance", "", "build the e2e suite's images from this directory (agnhost, nnp, kitten/, nautilus/) instead")
+	tools := flag.String("tools", "", "with --conformance: a tarball of the Debian root filesystem under agnhost (curl, netcat-openbsd, dig)")
 	only := flag.String("only", "busybox,httpserver,pause", "which of the local cluster's images to push")
 	flag.Parse()
 
 	if *conformance != "" {
-		if err := pushConformance(*registry, *busybox, *conformance); err != nil {
+		if *tools == "" {
+			log.Fatal("imagebuild: --conformance needs --tools")
+		}
+		if err := pushConformance(*registry, *busybox, *tools, *conformance); err != nil {
 			log.Fatalf("imagebuild: %v", err)
 		}
 		return
