@@ -294,6 +294,35 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 
+	t.Run("evicted: the final status keeps the API's DisruptionTarget condition", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyNever, nil, "app")
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		// The eviction API sets DisruptionTarget, then deletes the pod.
+		evicted := deletedAt(pod, n.clock.Now(), 30)
+		st := n.last()
+		evicted.Status = *st.DeepCopy()
+		disruption := corev1.PodCondition{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue,
+			Reason: "EvictionByEvictionAPI", Message: "Eviction API: evicting"}
+		evicted.Status.Conditions = append(evicted.Status.Conditions, disruption)
+		n.pods.ReconcileStatus(evicted)
+		if err := n.pods.DeletePod(context.Background(), evicted); err != nil {
+			t.Fatal(err)
+		}
+		n.settle(w)
+		final := n.last()
+		if final.Phase != corev1.PodFailed {
+			t.Errorf("phase = %s, want Failed", final.Phase)
+		}
+		if c, count := condition(final.Conditions, corev1.DisruptionTarget); count != 1 || c.Status != corev1.ConditionTrue || c.Reason != disruption.Reason {
+			t.Errorf("DisruptionTarget = %+v (%d of them), want the API's, once", c, count)
+		}
+		if c, _ := condition(final.Conditions, corev1.PodReady); c.Status != corev1.ConditionFalse {
+			t.Errorf("Ready = %+v, want the node's False", c)
+		}
+	})
+
 	t.Run("forced deletion: SIGKILL at once, the pod object left to the API", func(t *testing.T) {
 		n := newNode(t)
 		pod := appPod(corev1.RestartPolicyAlways, nil, "app")

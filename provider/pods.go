@@ -285,8 +285,9 @@ func (p *Pods) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
 	p.notify = cb
 }
 
-// ReconcileStatus takes a pod as the API server has it and publishes the
-// worker's status again when the two disagree on readiness. The node
+// ReconcileStatus takes a pod as the API server has it, keeps the conditions
+// others set on it, and publishes the worker's status again when the two
+// disagree on readiness. The node
 // lifecycle controller marks every pod of a node it lost touch with not
 // Ready; a kubelet's status manager writes its own status back when the node
 // is back, and so does the agent, for pods whose status did not change
@@ -298,6 +299,7 @@ func (p *Pods) ReconcileStatus(pod *corev1.Pod) {
 	if w == nil {
 		return
 	}
+	w.takeAPIConditions(pod)
 	mine := w.podWithStatus()
 	if readyStatus(mine.Status) != readyStatus(pod.Status) {
 		// virtual-kubelet drops a notification equal to the one before: this

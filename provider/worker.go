@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -100,6 +101,20 @@ func (w *worker) update(pod *corev1.Pod) {
 	w.kick()
 }
 
+// takeAPIConditions keeps the conditions of the pod as the API has it, for
+// the status the node writes: that write replaces the whole status, and would
+// otherwise drop the conditions others set since the pod came to the node,
+// such as DisruptionTarget from an eviction, which a Job's pod failure policy
+// reads on the failed pod.
+func (w *worker) takeAPIConditions(pod *corev1.Pod) {
+	if pod.UID != w.uid {
+		return
+	}
+	w.mu.Lock()
+	w.pod.Status.Conditions = slices.Clone(pod.Status.Conditions)
+	w.mu.Unlock()
+}
+
 // requestDelete starts termination with the pod's grace period; a pod that
 // is gone from the API without a grace period is killed at once. A second
 // request can only shorten the grace period.
@@ -108,6 +123,7 @@ func (w *worker) requestDelete(pod *corev1.Pod) {
 	if pod.DeletionTimestamp != nil && pod.DeletionGracePeriodSeconds != nil {
 		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
 	}
+	w.takeAPIConditions(pod)
 	w.mu.Lock()
 	if w.deletion == nil {
 		w.deletion = &deletion{grace: grace}
