@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -44,14 +45,19 @@ func (m *Manager) volumeFiles(ctx context.Context, pod *corev1.Pod, ps *podState
 }
 
 // addProjected merges all sources of a projected volume into files; a later
-// source wins when two write the same path.
+// source wins when two write the same path. Like the kubelet, it goes through
+// every source even after one failed, so that a pod certificate is asked for
+// while, say, a trust bundle is still missing, and reports every error.
 func (m *Manager) addProjected(ctx context.Context, files map[string]File, pod *corev1.Pod, ps *podState, volName string, p *corev1.ProjectedVolumeSource) (time.Time, error) {
 	def, err := fileMode(p.DefaultMode, corev1.ProjectedVolumeSourceDefaultMode)
 	if err != nil {
 		return time.Time{}, err
 	}
+	cred := credentialMode(def, pod)
 	var next time.Time
+	var errs []error
 	for i, s := range p.Sources {
+		var err error
 		switch {
 		case s.ConfigMap != nil:
 			err = m.addConfigMap(ctx, files, pod.Namespace, s.ConfigMap.Name, s.ConfigMap.Items, def, isTrue(s.ConfigMap.Optional))
@@ -64,21 +70,62 @@ func (m *Manager) addProjected(ctx context.Context, files map[string]File, pod *
 			var renew time.Time
 			tok, renew, err = m.token(ctx, pod, ps, volName, s.ServiceAccountToken)
 			if err == nil {
-				files[s.ServiceAccountToken.Path] = File{Data: tok, Mode: def}
+				files[s.ServiceAccountToken.Path] = File{Data: tok, Mode: cred}
 				next = earliest(next, renew)
 			}
 		case s.ClusterTrustBundle != nil:
-			err = unsupported("clusterTrustBundle projections")
+			var anchors []byte
+			anchors, err = m.trustAnchors(ctx, s.ClusterTrustBundle)
+			if err == nil {
+				files[s.ClusterTrustBundle.Path] = File{Data: anchors, Mode: cred}
+			}
 		case s.PodCertificate != nil:
-			err = unsupported("podCertificate projections")
+			var key, chain []byte
+			var renew time.Time
+			key, chain, renew, err = m.podCertificate(ctx, pod, ps, volName, i, s.PodCertificate)
+			if err == nil {
+				addPodCertificate(files, s.PodCertificate, key, chain, cred)
+				next = earliest(next, renew)
+			}
 		default:
 			err = fmt.Errorf("projected source %d has no source set", i)
 		}
 		if err != nil {
-			return time.Time{}, err
+			errs = append(errs, err)
 		}
 	}
-	return next, nil
+	switch len(errs) {
+	case 0:
+		return next, nil
+	case 1:
+		return time.Time{}, errs[0]
+	}
+	return time.Time{}, sourceErrors(errs)
+}
+
+// sourceErrors are the errors of several sources of a projected volume. They
+// read on one line, as the kubelet's do: [first, second].
+type sourceErrors []error
+
+func (e sourceErrors) Error() string {
+	msgs := make([]string, len(e))
+	for i, err := range e {
+		msgs[i] = err.Error()
+	}
+	return "[" + strings.Join(msgs, ", ") + "]"
+}
+
+func (e sourceErrors) Unwrap() []error { return e }
+
+// credentialMode is the mode of a token, trust bundle or certificate file.
+// In a pod with an fsGroup the kubelet writes them 0600 and then grants the
+// group read (0640, see WriteAtomicGroup), whatever defaultMode says, so
+// that other users never read them.
+func credentialMode(def os.FileMode, pod *corev1.Pod) os.FileMode {
+	if fsGroup(pod) >= 0 {
+		return 0o600
+	}
+	return def
 }
 
 // addConfigMap adds the keys of configmap ns/name to files.

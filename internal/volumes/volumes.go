@@ -3,9 +3,10 @@
 //
 // A Manager creates emptyDir directories (tmpfs for medium Memory), checks or
 // creates hostPath paths, and writes configMap, secret, downwardAPI and
-// projected volumes (including service-account tokens) with WriteAtomic so
-// that running containers see updates switch all at once. ContainerMounts
-// turns a container's volumeMounts into host bind mounts.
+// projected volumes (including service-account tokens, ClusterTrustBundles
+// and pod certificates) with WriteAtomic so that running containers see
+// updates switch all at once. ContainerMounts turns a container's
+// volumeMounts into host bind mounts.
 package volumes
 
 import (
@@ -21,7 +22,9 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vk-containerd/vk-containerd/internal/poddir"
@@ -47,6 +50,28 @@ type Source interface {
 	GetSecret(ctx context.Context, namespace, name string) (*corev1.Secret, error)
 	GetConfigMap(ctx context.Context, namespace, name string) (*corev1.ConfigMap, error)
 	CreateToken(ctx context.Context, namespace, serviceAccount string, req *authenticationv1.TokenRequest) (*authenticationv1.TokenRequest, error)
+	TrustBundleSource
+	PodCertificateSource
+}
+
+// TrustBundleSource reads ClusterTrustBundles for clusterTrustBundle projections.
+type TrustBundleSource interface {
+	GetClusterTrustBundle(ctx context.Context, name string) (*certificatesv1.ClusterTrustBundle, error)
+	// ListClusterTrustBundles lists the bundles of signerName whose labels
+	// match selector. selector is never labels.Nothing(): a selector that
+	// matches nothing is answered without asking.
+	ListClusterTrustBundles(ctx context.Context, signerName string, selector labels.Selector) ([]certificatesv1.ClusterTrustBundle, error)
+}
+
+// PodCertificateSource is what podCertificate projections need: the
+// identities a PodCertificateRequest names, and the requests themselves.
+type PodCertificateSource interface {
+	GetServiceAccount(ctx context.Context, namespace, name string) (*corev1.ServiceAccount, error)
+	GetNode(ctx context.Context, name string) (*corev1.Node, error)
+	CreatePodCertificateRequest(ctx context.Context, req *certificatesv1.PodCertificateRequest) (*certificatesv1.PodCertificateRequest, error)
+	// GetPodCertificateRequest returns request namespace/name, which names
+	// node nodeName, or a NotFound error once it is gone.
+	GetPodCertificateRequest(ctx context.Context, namespace, name, nodeName string) (*certificatesv1.PodCertificateRequest, error)
 }
 
 // Manager materializes pod volumes below a root directory. It is safe for
@@ -61,27 +86,44 @@ type Manager struct {
 	src         Source
 	now         func() time.Time
 	allocatable corev1.ResourceList // the downward API's value of a limit a container does not set
+	// trustOrder keys the order of trust anchors in clusterTrustBundle
+	// files: fixed for the life of the Manager, new at each start.
+	trustOrder []byte
+	// refreshJitter is added to a pod certificate's beginRefreshAt so that
+	// pods given certificates together do not all renew at once.
+	refreshJitter func() time.Duration
 
 	mu   sync.Mutex
 	pods map[string]*podState
 }
 
-// podState is the per-pod lock and the pod's cached service-account tokens.
+// podState is the per-pod lock and what the pod's volumes hold between
+// writes: its service-account tokens and pod certificates.
 type podState struct {
 	mu     sync.Mutex
 	refs   int
 	tokens map[string]*tokenState
+	certs  map[string]*certState
 }
+
+// held reports whether ps keeps credentials that must outlive its last lock.
+func (ps *podState) held() bool { return len(ps.tokens) > 0 || len(ps.certs) > 0 }
 
 // NewManager returns a Manager keeping pod volumes in each pod's volumes
 // directory (package poddir), reading objects and tokens from src.
 // allocatable is the node's, for downward API limits a container does not
-// set. now is the clock used for token lifetimes; nil means time.Now.
+// set. now is the clock used for token and certificate lifetimes; nil means
+// time.Now.
 func NewManager(root poddir.Root, src Source, allocatable corev1.ResourceList, now func() time.Time) *Manager {
 	if now == nil {
 		now = time.Now
 	}
-	return &Manager{root: root, src: src, now: now, allocatable: allocatable, pods: make(map[string]*podState)}
+	return &Manager{
+		root: root, src: src, now: now, allocatable: allocatable,
+		trustOrder:    newTrustOrder(),
+		refreshJitter: randomRefreshJitter,
+		pods:          make(map[string]*podState),
+	}
 }
 
 // lockPod locks the state of pod uid and returns it with its unlock function.
@@ -99,7 +141,7 @@ func (m *Manager) lockPod(uid string) (*podState, func()) {
 		ps.mu.Unlock()
 		m.mu.Lock()
 		ps.refs--
-		if ps.refs == 0 && len(ps.tokens) == 0 {
+		if ps.refs == 0 && !ps.held() {
 			delete(m.pods, uid)
 		}
 		m.mu.Unlock()
@@ -220,10 +262,12 @@ func (m *Manager) writeAtomicVolume(ctx context.Context, pod *corev1.Pod, ps *po
 }
 
 // Refresh rewrites configMap, secret, projected and downwardAPI volumes whose
-// source changed, and renews service-account tokens that passed 80% of their
-// lifetime. Returns the earliest time a refresh is next needed (token
-// renewal), zero if none. Volumes that Prepare has not created are skipped.
-// Every volume is attempted; the errors of all failed volumes are joined.
+// source changed, renews service-account tokens that passed 80% of their
+// lifetime and pod certificates past their beginRefreshAt. Returns the
+// earliest time a refresh is next needed (a renewal, or a check of a pending
+// certificate request), zero if none. Volumes that Prepare has not created
+// are skipped. Every volume is attempted; the errors of all failed volumes
+// are joined.
 func (m *Manager) Refresh(ctx context.Context, pod *corev1.Pod) (time.Time, error) {
 	if pod == nil {
 		return time.Time{}, errors.New("nil pod")
@@ -277,7 +321,7 @@ func (m *Manager) Cleanup(podUID string) error {
 	}
 	ps, unlock := m.lockPod(podUID)
 	defer unlock()
-	ps.tokens = nil
+	ps.tokens, ps.certs = nil, nil
 
 	if err := cleanupSubPaths(m.root.Pod(podUID).VolumeSubpaths()); err != nil {
 		return fmt.Errorf("cleaning up subPath mounts: %w", err)

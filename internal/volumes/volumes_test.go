@@ -12,15 +12,20 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/vk-containerd/vk-containerd/internal/poddir"
 )
 
-// fakeSource serves configmaps and secrets from maps keyed by "ns/name" and
-// issues numbered tokens valid for the requested lifetime.
+// fakeSource serves configmaps and secrets from maps keyed by "ns/name",
+// issues numbered tokens valid for the requested lifetime, serves
+// ClusterTrustBundles by name, and stores PodCertificateRequests as named
+// "req-1", "req-2"... that a test then issues or denies.
 type fakeSource struct {
 	mu         sync.Mutex
 	configMaps map[string]*corev1.ConfigMap
@@ -31,10 +36,19 @@ type fakeSource struct {
 	lastSA     string
 	lastNS     string
 	lastReq    *authenticationv1.TokenRequest
+
+	bundles   map[string]*certificatesv1.ClusterTrustBundle
+	listCalls int
+	pcrs      map[string]*certificatesv1.PodCertificateRequest // by "ns/name"
+	created   []*certificatesv1.PodCertificateRequest          // as the Manager sent them
+	pcrErr    error                                            // returned by GetPodCertificateRequest
 }
 
 func newFakeSource(now func() time.Time) *fakeSource {
-	return &fakeSource{configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, now: now}
+	return &fakeSource{
+		configMaps: map[string]*corev1.ConfigMap{}, secrets: map[string]*corev1.Secret{}, now: now,
+		bundles: map[string]*certificatesv1.ClusterTrustBundle{}, pcrs: map[string]*certificatesv1.PodCertificateRequest{},
+	}
 }
 
 func (f *fakeSource) setConfigMap(ns, name string, data map[string]string) {
@@ -79,6 +93,89 @@ func (f *fakeSource) CreateToken(_ context.Context, ns, sa string, req *authenti
 	out.Status.Token = fmt.Sprintf("token-%d", f.tokenCalls)
 	out.Status.ExpirationTimestamp = metav1.NewTime(f.now().Add(time.Duration(*req.Spec.ExpirationSeconds) * time.Second))
 	return out, nil
+}
+
+func (f *fakeSource) setBundle(name, signer, pems string, lbls map[string]string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.bundles[name] = &certificatesv1.ClusterTrustBundle{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls},
+		Spec:       certificatesv1.ClusterTrustBundleSpec{SignerName: signer, TrustBundle: pems},
+	}
+}
+
+func (f *fakeSource) GetClusterTrustBundle(_ context.Context, name string) (*certificatesv1.ClusterTrustBundle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if b, ok := f.bundles[name]; ok {
+		return b.DeepCopy(), nil
+	}
+	return nil, apierrors.NewNotFound(certificatesv1.Resource("clustertrustbundles"), name)
+}
+
+// ListClusterTrustBundles returns every bundle, as a server that ignored
+// the selectors would: the Manager must select by itself too.
+func (f *fakeSource) ListClusterTrustBundles(_ context.Context, _ string, _ labels.Selector) ([]certificatesv1.ClusterTrustBundle, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listCalls++
+	var out []certificatesv1.ClusterTrustBundle
+	for _, b := range f.bundles {
+		out = append(out, *b.DeepCopy())
+	}
+	return out, nil
+}
+
+func (f *fakeSource) GetServiceAccount(_ context.Context, ns, name string) (*corev1.ServiceAccount, error) {
+	return &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID("sa-uid-" + name)}}, nil
+}
+
+func (f *fakeSource) GetNode(_ context.Context, name string) (*corev1.Node, error) {
+	if name == "" {
+		return nil, errors.New("resource name may not be empty")
+	}
+	return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, UID: types.UID("node-uid-" + name)}}, nil
+}
+
+func (f *fakeSource) CreatePodCertificateRequest(_ context.Context, req *certificatesv1.PodCertificateRequest) (*certificatesv1.PodCertificateRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.created = append(f.created, req.DeepCopy())
+	out := req.DeepCopy()
+	out.Name = fmt.Sprintf("%s%d", req.GenerateName, len(f.created))
+	out.CreationTimestamp = metav1.NewTime(f.now())
+	f.pcrs[out.Namespace+"/"+out.Name] = out
+	return out.DeepCopy(), nil
+}
+
+func (f *fakeSource) GetPodCertificateRequest(_ context.Context, ns, name, nodeName string) (*certificatesv1.PodCertificateRequest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.pcrErr != nil {
+		return nil, f.pcrErr
+	}
+	if r, ok := f.pcrs[ns+"/"+name]; ok && string(r.Spec.NodeName) == nodeName {
+		return r.DeepCopy(), nil
+	}
+	return nil, apierrors.NewNotFound(certificatesv1.Resource("podcertificaterequests"), name)
+}
+
+// updatePCR changes the stored request ns/name, as a signer would.
+func (f *fakeSource) updatePCR(t *testing.T, ns, name string, change func(*certificatesv1.PodCertificateRequest)) {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	r, ok := f.pcrs[ns+"/"+name]
+	if !ok {
+		t.Fatalf("no PodCertificateRequest %s/%s", ns, name)
+	}
+	change(r)
+}
+
+func (f *fakeSource) createdCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.created)
 }
 
 func (f *fakeSource) calls() int {
@@ -157,12 +254,6 @@ func TestUnsupportedVolumes(t *testing.T) {
 		if err.Error() != want {
 			t.Errorf("%s: err = %q, want %q", kind, err, want)
 		}
-	}
-	ctb := corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{
-		{ClusterTrustBundle: &corev1.ClusterTrustBundleProjection{Path: "b"}},
-	}}}
-	if _, err := m.Prepare(context.Background(), testPod(corev1.Volume{Name: "p", VolumeSource: ctb})); !errors.Is(err, ErrUnsupported) {
-		t.Errorf("clusterTrustBundle: err = %v, want ErrUnsupported", err)
 	}
 	if _, err := m.Prepare(context.Background(), testPod(corev1.Volume{Name: "none"})); err == nil {
 		t.Error("volume without a source accepted")
