@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"errors"
+	"k8s.io/apimachinery/pkg/types"
 	"reflect"
 	"strings"
 	"syscall"
@@ -522,6 +523,45 @@ func TestLifecycle(t *testing.T) {
 		}
 		if n.rt.count() != 0 || n.sandboxes.live[string(testUID)] {
 			t.Error("something of the refused pod was made")
+		}
+	})
+
+	t.Run("host port held by a running pod: refused with NodePorts; free again once that pod is done", func(t *testing.T) {
+		n := newNode(t)
+		withPort := func(pod *corev1.Pod, ip string, proto corev1.Protocol) *corev1.Pod {
+			pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 21017, HostIP: ip, Protocol: proto}}
+			return pod
+		}
+		holder := withPort(appPod(corev1.RestartPolicyNever, nil, "app"), "", "")
+		w := n.worker(n.pods, holder)
+		n.running(w, holder)
+
+		other := func(uid, ip string, proto corev1.Protocol) *worker {
+			pod := withPort(appPod(corev1.RestartPolicyNever, nil, "app"), ip, proto)
+			pod.UID, pod.Name = types.UID(uid), uid
+			ow := n.worker(n.pods, pod)
+			n.settle(ow)
+			return ow
+		}
+		clash := other("uid-clash", "10.0.0.1", corev1.ProtocolTCP) // inside the holder's 0.0.0.0
+		if st := clash.status; clash.state != stateTerminal || st.Phase != corev1.PodFailed || st.Reason != "NodePorts" ||
+			st.Message != "Pod was rejected: Predicate NodePorts failed: node(s) didn't have free ports for the requested pod ports" {
+			t.Errorf("conflicting pod: state %s phase %s reason %q message %q", clash.state, st.Phase, st.Reason, st.Message)
+		}
+		if ev := n.recorder.byReason("NodePorts"); len(ev) != 1 {
+			t.Errorf("NodePorts events = %v, want 1", ev)
+		}
+		if udp := other("uid-udp", "", corev1.ProtocolUDP); udp.state != stateRunning {
+			t.Errorf("the same port over UDP: state %s, want running", udp.state)
+		}
+
+		n.rt.exit(t, "app", 0) // the holder's container (the first "app") ends: the pod is done
+		n.settle(w)
+		if w.state != stateTerminal {
+			t.Fatalf("holder: state %s, want terminal", w.state)
+		}
+		if again := other("uid-again", "", ""); again.state != stateRunning {
+			t.Errorf("after the holder ended: state %s, want running", again.state)
 		}
 	})
 

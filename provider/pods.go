@@ -82,10 +82,11 @@ type Pods struct {
 	// agent stops finish under it (see worker.run).
 	drain context.Context
 
-	mu      sync.Mutex // guards workers, byName and notify
-	workers map[types.UID]*worker
-	byName  map[string]types.UID
-	notify  func(*corev1.Pod)
+	mu        sync.Mutex // guards workers, byName, hostPorts and notify
+	workers   map[types.UID]*worker
+	byName    map[string]types.UID
+	hostPorts map[types.UID][]hostPort // of the admitted pods not yet done
+	notify    func(*corev1.Pod)
 
 	streams streamSet // stdin of containers with `stdin: true`
 }
@@ -99,14 +100,15 @@ var (
 func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 	src := apiSource{client: cfg.Client}
 	p := &Pods{
-		cfg:     cfg,
-		source:  src,
-		volumes: cfg.Volumes,
-		clock:   cfg.Clock,
-		ctx:     ctx,
-		drain:   drainContext(ctx, drainTimeout),
-		workers: map[types.UID]*worker{},
-		byName:  map[string]types.UID{},
+		cfg:       cfg,
+		source:    src,
+		volumes:   cfg.Volumes,
+		clock:     cfg.Clock,
+		ctx:       ctx,
+		drain:     drainContext(ctx, drainTimeout),
+		workers:   map[types.UID]*worker{},
+		byName:    map[string]types.UID{},
+		hostPorts: map[types.UID][]hostPort{},
 	}
 	if p.volumes == nil {
 		m := volumes.NewManager(cfg.PodDirs, src, cfg.Allocatable, nil)
@@ -238,6 +240,7 @@ func (p *Pods) forget(w *worker) {
 	defer p.mu.Unlock()
 	if p.workers[w.uid] == w {
 		delete(p.workers, w.uid)
+		delete(p.hostPorts, w.uid)
 	}
 	key := nameKey(w.namespace, w.name)
 	if p.byName[key] == w.uid {
