@@ -4,8 +4,9 @@
 # already cached is not rebuilt.
 #   hack/deps.sh            everything the local cluster needs
 #   hack/deps.sh helm       only helm
-#   hack/deps.sh kubernetes_e2e
-#                           the e2e suite for hack/conformance (not built for the local cluster)
+#   hack/deps.sh kubernetes_e2e sample_apiserver
+#                           the e2e suite and its aggregated API server for hack/conformance (not
+#                           built for the local cluster)
 #   hack/deps.sh kubelet containerd_cri crictl
 #                           a kubelet node's binaries for hack/kubelet-node.sh (not built for the
 #                           local cluster)
@@ -182,6 +183,18 @@ kubernetes_e2e() {
     mkdir -p "$out/$name.tmp" && cp "$dir/$name.jpg" "$dir/data.json" "$out/$name.tmp/"
     chmod 644 "$out/$name.tmp"/* && rm -rf "${out:?}/$name" && mv "$out/$name.tmp" "$out/$name"
   done
+}
+
+# sample_apiserver is the aggregated API server that the suite's Aggregator spec deploys,
+# built like metrics_server against the control plane's modules.
+sample_apiserver() {
+  [[ -x $SAMPLE_APISERVER_BIN/sample-apiserver ]] && return
+  log "building sample-apiserver $KUBERNETES_STAGING_VERSION"
+  local src=$VKC_CACHE/src/sample-apiserver-$KUBERNETES_STAGING_VERSION pkg=k8s.io/sample-apiserver
+  extra_require="$pkg $KUBERNETES_STAGING_VERSION" k8s_module "$src" vkc-build-sample-apiserver $pkg
+  rm -rf "$SAMPLE_APISERVER_BIN.tmp"
+  (cd "$src" && CGO_ENABLED=0 go build -ldflags "$(k8s_ldflags)" -o "$SAMPLE_APISERVER_BIN.tmp/sample-apiserver" $pkg)
+  rm -rf "$SAMPLE_APISERVER_BIN" && mv "$SAMPLE_APISERVER_BIN.tmp" "$SAMPLE_APISERVER_BIN"
 }
 
 etcd() {

@@ -28,6 +28,7 @@ bindir() { printf '%s/%s-%s/bin' "$VKC_CACHE" "$1" "$2"; }
 K8S_BIN=$(bindir kubernetes "$KUBERNETES_VERSION")
 KUBELET_BIN=$(bindir kubelet "$KUBERNETES_VERSION")
 K8S_E2E_BIN=$(bindir kubernetes-e2e "$KUBERNETES_VERSION")
+SAMPLE_APISERVER_BIN=$(bindir sample-apiserver "$KUBERNETES_STAGING_VERSION")   # hack/conformance
 ETCD_BIN=$(bindir etcd "$ETCD_VERSION")
 CONTAINERD_BIN=$(bindir containerd "$CONTAINERD_VERSION")
 CONTAINERD_CRI_BIN=$(bindir containerd-cri "$CONTAINERD_VERSION")

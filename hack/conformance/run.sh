@@ -57,7 +57,7 @@ if [[ ${ALL:-} == 1 ]]; then focus=${FOCUS:-'\[sig-'}; fi   # every spec's name 
 
 build() {
   flock -n "$VKC_CACHE/.build.lock" true 2>/dev/null || log "waiting for another build in $VKC_CACHE to end"
-  "$HACK_DIR/deps.sh" kubernetes_e2e
+  "$HACK_DIR/deps.sh" kubernetes_e2e sample_apiserver etcd
   (cd "$REPO_ROOT" && go build -o _output/bin/ ./hack/imagebuild ./hack/image &&
     go build -o _output/bin/conformance-report ./hack/conformance/report)
 }
@@ -73,6 +73,14 @@ images() {
   local tools; tools=$(debian_rootfs "$("$REPO_ROOT/_output/bin/image" list suite)" "${AGNHOST_TOOLS[@]}")
   timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --conformance "$K8S_E2E_BIN" \
     --tools "$tools" >"$OUT/images.txt"
+  # The Aggregator spec's pod: the sample API server and its etcd, each one binary on the tools.
+  local stage; stage=$(mktemp -d)
+  TOOL=$REPO_ROOT/_output/bin/image
+  component_image "$stage/a" "$tools" "$REGISTRY/e2e-test-images/sample-apiserver:1.29.2" '["/sample-apiserver"]' push \
+    "$SAMPLE_APISERVER_BIN/sample-apiserver=sample-apiserver" &&
+    component_image "$stage/e" "$tools" "$REGISTRY/etcd:3.7.0-0" "" push "$ETCD_BIN/etcd=usr/local/bin/etcd" ||
+    { rm -rf "$stage"; die "pushing the Aggregator spec's images failed"; }
+  rm -rf "$stage"
   cat >"$OUT/repo-list.yaml" <<YAML
 promoterE2eRegistry: $REGISTRY/e2e-test-images
 buildImageRegistry: $REGISTRY/build-image
