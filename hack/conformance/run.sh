@@ -40,8 +40,9 @@ fi
 LABELS='Conformance && !Disruptive'
 # The node's areas: all of sig-node, and sig-storage's specs of the volume types a node serves
 # itself: configMap, secret, downwardAPI, projected and emptyDir (test/e2e/common/storage), with
-# the emptyDir-wrapper and subPath specs on them; not the CSI, PV and API-only specs.
-AREAS='\[sig-node\]|\[sig-storage\] (ConfigMap|Secrets|Downward API volume|Projected (configMap|secret|downwardAPI|combined)|EmptyDir (wrapper )?volumes|Subpath Atomic writer volumes) '
+# the emptyDir-wrapper and subPath specs on them; not the CSI, PV and API-only specs. And
+# sig-auth's specs of the projected sources the node writes: clusterTrustBundle, podCertificate.
+AREAS='\[sig-node\]|\[sig-storage\] (ConfigMap|Secrets|Downward API volume|Projected (configMap|secret|downwardAPI|combined)|EmptyDir (wrapper )?volumes|Subpath Atomic writer volumes) |\[sig-auth\] (Projected PodCertificate|\[FeatureGate:ClusterTrustBundle\]) '
 
 kubectl() { "$K8S_BIN/kubectl" "$@"; }
 
