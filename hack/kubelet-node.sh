@@ -68,10 +68,18 @@ pause_image() {
   "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --repo "$REPO_ROOT" --only pause >/dev/null
 }
 
-# host_address puts the node's IP on the local cluster's port-less bridge.
+# host_address puts the node's IP on the local cluster's port-less bridge. vk-node's kube-proxy
+# (hack/addons) serves this network namespace, and so this node's NodePorts too, but it reads
+# the host's addresses for them only when it starts: it is restarted once the address is new.
 host_address() {
   ip link show "$HOST_LINK" >/dev/null 2>&1 || die "no $HOST_LINK: the local cluster is not up"
-  [[ $(ip -o addr show dev "$HOST_LINK") == *" $KN_IP/"* ]] || ip addr add "$KN_IP/32" dev "$HOST_LINK"
+  [[ $(ip -o addr show dev "$HOST_LINK") == *" $KN_IP/"* ]] && return
+  ip addr add "$KN_IP/32" dev "$HOST_LINK"
+  if kubectl -n kube-system get daemonset kube-proxy >/dev/null 2>&1; then
+    kubectl -n kube-system rollout restart daemonset/kube-proxy >/dev/null &&
+      kubectl -n kube-system rollout status daemonset/kube-proxy --timeout=90s >/dev/null ||
+      die "kube-proxy did not restart with $KN_IP among its NodePort addresses"
+  fi
 }
 
 # save_kernel_tunables records the host's values once, before the first kubelet start.
