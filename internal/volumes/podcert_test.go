@@ -307,10 +307,7 @@ func TestPodCertificateRefused(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, src, _, _ := newTestManager(t)
-			pod := podCertPod(corev1.PodCertificateProjection{SignerName: testSigner, KeyType: "ECDSAP256", CredentialBundlePath: "b"})
-			if _, err := m.Prepare(context.Background(), pod); !errors.Is(err, errNotIssued) {
-				t.Fatal(err)
-			}
+			pod := pendingBundlePod(t, m)
 			src.updatePCR(t, "ns1", "req-1", func(r *certificatesv1.PodCertificateRequest) {
 				r.Status.Conditions = []metav1.Condition{{Type: tt.condition, Status: metav1.ConditionTrue, Reason: "UnsupportedKeyType", Message: "use RSA"}}
 			})
@@ -330,10 +327,7 @@ func TestPodCertificateRefused(t *testing.T) {
 func TestPodCertificateRequestTrouble(t *testing.T) {
 	m, src, clock, _ := newTestManager(t)
 	ca := newTestCA(t)
-	pod := podCertPod(corev1.PodCertificateProjection{SignerName: testSigner, KeyType: "ECDSAP256", CredentialBundlePath: "b"})
-	if _, err := m.Prepare(context.Background(), pod); !errors.Is(err, errNotIssued) {
-		t.Fatal(err)
-	}
+	pod := pendingBundlePod(t, m)
 
 	// An error reading the request leaves it pending.
 	src.pcrErr = apierrors.NewForbidden(certificatesv1.Resource("podcertificaterequests"), "req-1", errors.New("no"))
@@ -374,10 +368,7 @@ func TestPodCertificateBadIssuance(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m, src, _, _ := newTestManager(t)
-			pod := podCertPod(corev1.PodCertificateProjection{SignerName: testSigner, KeyType: "ECDSAP256", CredentialBundlePath: "b"})
-			if _, err := m.Prepare(context.Background(), pod); !errors.Is(err, errNotIssued) {
-				t.Fatal(err)
-			}
+			pod := pendingBundlePod(t, m)
 			src.updatePCR(t, "ns1", "req-1", func(r *certificatesv1.PodCertificateRequest) {
 				r.Status.CertificateChain = tt.chain
 				r.Status.Conditions = []metav1.Condition{{Type: certificatesv1.PodCertificateRequestConditionTypeIssued, Status: metav1.ConditionTrue}}
@@ -395,10 +386,7 @@ func TestPodCertificateWithoutRefreshHint(t *testing.T) {
 	m, src, clock, _ := newTestManager(t)
 	m.refreshJitter = func() time.Duration { return 0 }
 	ca := newTestCA(t)
-	pod := podCertPod(corev1.PodCertificateProjection{SignerName: testSigner, KeyType: "ECDSAP256", CredentialBundlePath: "b"})
-	if _, err := m.Prepare(context.Background(), pod); !errors.Is(err, errNotIssued) {
-		t.Fatal(err)
-	}
+	pod := pendingBundlePod(t, m)
 	start := clock.t.Truncate(time.Second)
 	ca.issue(t, src, "ns1", "req-1", start, 10*time.Hour, time.Hour)
 	src.updatePCR(t, "ns1", "req-1", func(r *certificatesv1.PodCertificateRequest) {
@@ -442,4 +430,15 @@ func TestPodCertificateNeedsServiceAccount(t *testing.T) {
 	if src.createdCount() != 0 {
 		t.Error("a request was created")
 	}
+}
+
+// pendingBundlePod prepares a pod with one ECDSA credential bundle, whose
+// request the fake source holds not yet issued.
+func pendingBundlePod(t *testing.T, m *Manager) *corev1.Pod {
+	t.Helper()
+	pod := podCertPod(corev1.PodCertificateProjection{SignerName: testSigner, KeyType: "ECDSAP256", CredentialBundlePath: "b"})
+	if _, err := m.Prepare(context.Background(), pod); !errors.Is(err, errNotIssued) {
+		t.Fatalf("first prepare: %v, want the certificate not issued yet", err)
+	}
+	return pod
 }
