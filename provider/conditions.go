@@ -31,7 +31,7 @@ func (in *statusInput) conditions(st *corev1.PodStatus, initDone bool, now time.
 		}
 		out = append(out, c)
 	}
-	return out
+	return append(out, in.resize.list()...)
 }
 
 // ownConditions are ReadyToStartContainers, Initialized, ContainersReady
@@ -76,7 +76,7 @@ func othersConditions(pod *corev1.Pod, own []ownCondition, startTime metav1.Time
 	scheduled := false
 	for _, c := range pod.Status.Conditions {
 		scheduled = scheduled || c.Type == corev1.PodScheduled
-		mine := false
+		mine := isResizeCondition(c.Type)
 		for _, o := range own {
 			mine = mine || o.t == c.Type
 		}

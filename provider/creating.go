@@ -36,8 +36,16 @@ func (w *worker) syncCreating(ctx context.Context, pod *corev1.Pod, now time.Tim
 			return w.fail(ctx, pod, diskPressureFailure, corev1.EventTypeWarning)
 		}
 	}
-	if !w.p.claimHostPorts(w.uid, hostPortsOf(pod), len(w.records) > 0) {
+	adopted := len(w.records) > 0
+	if !w.p.claimHostPorts(w.uid, hostPortsOf(pod), adopted) {
 		return w.fail(ctx, pod, hostPortsFailure, corev1.EventTypeWarning)
+	}
+	a := allocationOf(pod)
+	if adopted {
+		a = w.adoptedAllocation(pod)
+	}
+	if short := w.p.allocate(w.uid, pod, a, adopted); short != nil {
+		return w.fail(ctx, pod, failure{short.reason(), "Pod was rejected: " + short.Error()}, corev1.EventTypeWarning)
 	}
 	if pastDeadline(pod, w.startTime.Time, now) {
 		return w.fail(ctx, pod, deadlineFailure, corev1.EventTypeNormal)
@@ -78,7 +86,7 @@ func (w *worker) fail(ctx context.Context, pod *corev1.Pod, f failure, eventType
 // the next pass reports the final statuses.
 func (w *worker) enterTerminal(ctx context.Context, pod *corev1.Pod) pass {
 	w.mustMove(ctx, stateTerminal)
-	w.p.releaseHostPorts(w.uid)
+	w.p.release(w.uid)
 	w.stopProbers()
 	w.stopAll(ctx, pod, gracePeriod(pod))
 	return pass{changed: true}

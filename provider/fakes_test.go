@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/client-go/kubernetes/fake"
 
@@ -50,15 +53,17 @@ type fakeRuntime struct {
 
 	mu         sync.Mutex // guards the fields below
 	containers map[string]*ctrd.ContainerStatus
-	strays     map[string]bool  // active snapshots without a container
-	failStart  map[string]error // by container name: StartContainer fails
-	failList   error            // ListContainers fails
-	failLabels error            // SetContainerLabels fails
-	stopCode   uint32           // exit code on the stop signal
-	exits      chan string      // what Exits streams
-	starts     []string         // ids, in start order
-	startCalls int              // StartContainer calls, failed ones too
-	signals    []string         // "id signal"
+	strays     map[string]bool                  // active snapshots without a container
+	failStart  map[string]error                 // by container name: StartContainer fails
+	failList   error                            // ListContainers fails
+	failLabels error                            // SetContainerLabels fails
+	stopCode   uint32                           // exit code on the stop signal
+	exits      chan string                      // what Exits streams
+	starts     []string                         // ids, in start order
+	startCalls int                              // StartContainer calls, failed ones too
+	signals    []string                         // "id signal"
+	updates    map[string]*specs.LinuxResources // by id: the last in-place update
+	usage      map[string]uint64                // by id: memory usage TaskUsages reports
 	// execing, when set, makes an exec (a hook) wait for its context's end
 	// and tells the test, through the channel, that it began.
 	execing chan struct{}
@@ -214,7 +219,29 @@ func (f *fakeRuntime) ResizeTTY(context.Context, string, uint16, uint16) error {
 func (f *fakeRuntime) Exits(context.Context) (<-chan string, <-chan error) {
 	return f.exits, make(chan error)
 }
-func (f *fakeRuntime) TaskUsages(context.Context) (map[string]ctrd.TaskUsage, error) { return nil, nil }
+func (f *fakeRuntime) TaskUsages(context.Context) (map[string]ctrd.TaskUsage, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]ctrd.TaskUsage{}
+	for id, u := range f.usage {
+		out[id] = ctrd.TaskUsage{MemoryUsage: u}
+	}
+	return out, nil
+}
+
+func (f *fakeRuntime) UpdateResources(_ context.Context, id string, res *specs.LinuxResources) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[id]
+	if !ok || c.State != ctrd.StateRunning {
+		return fmt.Errorf("no running task %s", id)
+	}
+	if f.updates == nil {
+		f.updates = map[string]*specs.LinuxResources{}
+	}
+	f.updates[id] = res
+	return nil
+}
 func (f *fakeRuntime) ContainerLabels(context.Context) (map[string]map[string]string, error) {
 	return nil, nil
 }
@@ -224,7 +251,10 @@ func (f *fakeRuntime) exit(t *testing.T, name string, code uint32) {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, c := range f.containers {
+	// By id, so that among several pods' containers of that name the
+	// first pod's (by UID) ends, whatever the map's order.
+	for _, id := range slices.Sorted(maps.Keys(f.containers)) {
+		c := f.containers[id]
 		if c.Labels[ctrd.LabelContainerName] == name && c.State == ctrd.StateRunning {
 			c.State, c.ExitCode, c.FinishedAt = ctrd.StateExited, code, f.clock.Now()
 			return

@@ -78,10 +78,3 @@ func (p *Pods) claimHostPorts(uid types.UID, ports []hostPort, force bool) bool 
 	p.hostPorts[uid] = ports
 	return true
 }
-
-// releaseHostPorts gives up the pod's host ports: it is done (terminal or gone).
-func (p *Pods) releaseHostPorts(uid types.UID) {
-	p.mu.Lock()
-	delete(p.hostPorts, uid)
-	p.mu.Unlock()
-}

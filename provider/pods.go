@@ -82,10 +82,12 @@ type Pods struct {
 	// agent stops finish under it (see worker.run).
 	drain context.Context
 
-	mu        sync.Mutex // guards workers, byName, hostPorts and notify
+	mu        sync.Mutex // guards workers, byName, hostPorts, grants, deferred and notify
 	workers   map[types.UID]*worker
 	byName    map[string]types.UID
 	hostPorts map[types.UID][]hostPort // of the admitted pods not yet done
+	grants    map[types.UID]grant      // of the admitted pods not yet done
+	deferred  map[types.UID]struct{}   // pods whose resize waits for room
 	notify    func(*corev1.Pod)
 
 	streams streamSet // stdin of containers with `stdin: true`
@@ -109,6 +111,8 @@ func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 		workers:   map[types.UID]*worker{},
 		byName:    map[string]types.UID{},
 		hostPorts: map[types.UID][]hostPort{},
+		grants:    map[types.UID]grant{},
+		deferred:  map[types.UID]struct{}{},
 	}
 	if p.volumes == nil {
 		m := volumes.NewManager(cfg.PodDirs, src, cfg.Allocatable, nil)
@@ -241,6 +245,8 @@ func (p *Pods) forget(w *worker) {
 	if p.workers[w.uid] == w {
 		delete(p.workers, w.uid)
 		delete(p.hostPorts, w.uid)
+		delete(p.grants, w.uid)
+		delete(p.deferred, w.uid)
 	}
 	key := nameKey(w.namespace, w.name)
 	if p.byName[key] == w.uid {

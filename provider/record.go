@@ -14,8 +14,22 @@ import (
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 )
 
-// specHash hashes a container's spec as given in the pod.
+// specHash hashes a container's spec as given in the pod, but for its
+// resources: a resize changes those in place, not by a new attempt.
 func specHash(c *corev1.Container) string {
+	without := *c
+	without.Resources = corev1.ResourceRequirements{}
+	return hashOf(&without)
+}
+
+// specHashOf reports whether hash is c's spec hash, as this agent makes it
+// or as agents did before resizes, with the resources in: an upgraded agent
+// does not restart the containers its predecessor started.
+func specHashOf(hash string, c *corev1.Container) bool {
+	return hash == specHash(c) || hash == hashOf(c)
+}
+
+func hashOf(c *corev1.Container) string {
 	data, _ := json.Marshal(c)
 	h := sha256.Sum256(data)
 	return hex.EncodeToString(h[:8])

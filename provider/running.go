@@ -19,7 +19,7 @@ func (w *worker) syncRunning(ctx context.Context, pod *corev1.Pod, now time.Time
 		return w.fail(ctx, pod, deadlineFailure, corev1.EventTypeNormal)
 	}
 	w.refreshVolumes(ctx, pod, now)
-	changed := false
+	changed := w.syncResize(ctx, pod, now)
 	if w.syncInit(ctx, pod, now, &changed) {
 		for i := range pod.Spec.Containers {
 			changed = w.step(ctx, pod, &pod.Spec.Containers[i], ctrd.KindApp, now) || changed
@@ -143,7 +143,7 @@ func (w *worker) stopIfAsked(ctx context.Context, pod *corev1.Pod, c *corev1.Con
 		w.stopGroup(ctx, pod, []*tracked{r}, grace)
 		return true
 	}
-	if h, ok := r.current.Labels[ctrd.LabelSpecHash]; !ok || h == specHash(c) {
+	if h, ok := r.current.Labels[ctrd.LabelSpecHash]; !ok || specHashOf(h, c) {
 		return false
 	}
 	// The pod's spec of this container changed (a new image): replace the

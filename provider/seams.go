@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
@@ -25,6 +26,7 @@ type containers interface {
 	SignalContainer(ctx context.Context, id string, sig syscall.Signal) error
 	RemoveContainer(ctx context.Context, id string) error
 	SetContainerLabels(ctx context.Context, id string, labels map[string]string) error
+	UpdateResources(ctx context.Context, id string, res *specs.LinuxResources) error
 	ActiveSnapshots(ctx context.Context) ([]string, error)
 	RemoveSnapshot(ctx context.Context, key string) error
 }

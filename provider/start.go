@@ -69,7 +69,8 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 	if err != nil {
 		return err
 	}
-	opts, err := w.specOpts(ctx, pod, c, id, img.Config)
+	res := w.grantedResources(c)
+	opts, err := w.specOpts(ctx, pod, c, id, img.Config, res)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,7 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 		ctrd.LabelShimGroup:     string(pod.UID),
 		ctrd.LabelRestartDelay:  delay.String(),
 		ctrd.LabelSpecHash:      specHash(c),
+		ctrd.LabelResources:     resourcesLabel(res),
 	}
 	if err := w.p.cfg.Runtime.CreateContainer(ctx, id, img, labels, opts...); err != nil {
 		if errors.Is(err, ctrd.ErrExists) {
@@ -210,8 +212,9 @@ func joinedNetworkAndUTS(pod *corev1.Pod, sb *sandbox.Sandbox, hostNetNS string)
 	return sb.Namespaces.Net, sb.Namespaces.UTS
 }
 
-// specOpts builds the OCI spec options of container c in the pod's sandbox.
-func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig) ([]podspec.Option, error) {
+// specOpts builds the OCI spec options of container c in the pod's
+// sandbox, with the resources res the node granted it.
+func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Container, id string, img imagespec.ImageConfig, res corev1.ResourceRequirements) ([]podspec.Option, error) {
 	facts := podenv.Facts{NodeName: w.p.cfg.NodeName, Allocatable: w.p.cfg.Allocatable}
 	for _, ip := range w.sb.IPs {
 		facts.PodIPs = append(facts.PodIPs, ip.String())
@@ -262,6 +265,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 		podspec.WithEnv(img, env),
 		podspec.WithWorkingDir(img, c.WorkingDir),
 		podspec.WithJoinedNamespaces(netNS, w.sb.Namespaces.IPC, utsNS),
+		podspec.WithCgroupMount(c.SecurityContext),
 		podspec.WithMounts(mounts),
 		podspec.WithOOMScoreAdj(oomScoreAdj(pod, c, w.p.cfg.NodeMemory)),
 		// The runc shim reads its group from the spec's annotations: every
@@ -271,7 +275,7 @@ func (w *worker) specOpts(ctx context.Context, pod *corev1.Pod, c *corev1.Contai
 	opts = append(opts, podspec.WithSecurity(pod.Spec.SecurityContext, c.SecurityContext)...)
 	opts = append(opts, podspec.WithSysctls(pod.Spec.SecurityContext),
 		podspec.WithSeccomp(pod.Spec.SecurityContext, c.SecurityContext, w.p.cfg.SeccompRoot))
-	opts = append(opts, podspec.WithResources(c.Resources))
+	opts = append(opts, podspec.WithResources(res))
 	if target := ephemeralTarget(pod, c.Name); target != "" {
 		if r := w.records[target]; r != nil && r.running() && r.current.Pid > 0 {
 			opts = append(opts, podspec.WithPIDNamespace(fmt.Sprintf("/proc/%d/ns/pid", r.current.Pid)))

@@ -33,6 +33,8 @@ type statusInput struct {
 	prev           corev1.PodStatus       // the status published last
 	probes         map[string]probeResult // by attempt id
 	messages       map[string]string      // termination messages, by attempt id
+	granted        allocation             // the resources the node granted, when admitted
+	resize         resizeConditions
 }
 
 // probeResult is what the probes of one running attempt concluded.
@@ -48,6 +50,12 @@ func (w *worker) statusInput(pod *corev1.Pod) *statusInput {
 	if w.sb != nil {
 		in.haveSandbox, in.sandboxIPs = true, w.sb.IPs
 	}
+	if a, ok := w.p.granted(w.uid); ok {
+		in.granted = a
+	} else {
+		in.granted = allocationOf(pod)
+	}
+	in.resize = w.resize
 	for _, pr := range w.probers {
 		started, ready := pr.results()
 		in.probes[pr.id] = probeResult{started: started, ready: ready}
@@ -195,6 +203,9 @@ func (in *statusInput) containerStatus(c *corev1.Container, appWaitsForInit bool
 	}
 	cs.ContainerID = "containerd://" + cur.ID
 	cs.RestartCount = int32(max(r.attempt(), 0))
+	if r.kind != ctrd.KindEphemeral {
+		cs.AllocatedResources, cs.Resources = in.resources(c, r)
+	}
 	exited, _ := r.exited()
 	switch {
 	case cur.State == ctrd.StateRunning:
@@ -219,6 +230,21 @@ func (in *statusInput) containerStatus(c *corev1.Container, appWaitsForInit bool
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: reason, Message: message}
 	}
 	return cs
+}
+
+// resources are a container's allocated requests and the resources it
+// has, as the kubelet reports them: a running attempt's cgroup's, an
+// exited one's allocation.
+func (in *statusInput) resources(c *corev1.Container, r *tracked) (corev1.ResourceList, *corev1.ResourceRequirements) {
+	alloc, ok := in.granted.containers[c.Name]
+	if !ok {
+		alloc = *c.Resources.DeepCopy()
+	}
+	have := alloc
+	if r.running() {
+		have = appliedResources(r.current, c)
+	}
+	return alloc.Requests, &have
 }
 
 // probeResults are the started and ready flags of a running attempt.

@@ -63,6 +63,7 @@ type worker struct {
 	pullDelays        map[string]time.Duration // image pull back-off, by image reference
 	probers           map[string]*prober       // by container name
 	messages          map[string]string        // termination messages of ended attempts, by id
+	resize            resizeConditions
 }
 
 // deletion is a request to delete the pod.

@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // runtimeName is the shim every container runs under.
@@ -193,13 +194,14 @@ func (r *Runtime) ListContainers(ctx context.Context, filters ...string) ([]Cont
 	return out, nil
 }
 
-// ActiveSnapshots lists the keys of the namespace's active snapshots: the
-// root filesystem of each container, keyed by its id, and any that a
-// creation cut short by a failing containerd left without a container.
+// ActiveSnapshots lists the keys of the namespace's active snapshots and
+// views: the root filesystem of each container, keyed by its id, any that a
+// creation cut short by a failing containerd left without a container, and
+// the views of image volumes.
 func (r *Runtime) ActiveSnapshots(ctx context.Context) ([]string, error) {
 	var keys []string
 	err := r.client.SnapshotService("").Walk(ctx, func(_ context.Context, info snapshots.Info) error {
-		if info.Kind == snapshots.KindActive {
+		if info.Kind == snapshots.KindActive || info.Kind == snapshots.KindView {
 			keys = append(keys, info.Name)
 		}
 		return nil
@@ -207,8 +209,8 @@ func (r *Runtime) ActiveSnapshots(ctx context.Context) ([]string, error) {
 	return keys, err
 }
 
-// RemoveSnapshot removes one active snapshot; removing what is gone is not
-// an error.
+// RemoveSnapshot removes one active snapshot or view; removing what is
+// gone is not an error.
 func (r *Runtime) RemoveSnapshot(ctx context.Context, key string) error {
 	if err := r.client.SnapshotService("").Remove(ctx, key); err != nil && !errdefs.IsNotFound(err) {
 		return fmt.Errorf("remove snapshot %s: %w", key, err)
@@ -352,3 +354,13 @@ func Attempt(labels map[string]string) int {
 }
 
 var errNotExit = errors.New("not a task exit of an init process")
+
+// UpdateResources sets the cgroup of the container's running task to res:
+// an in-place resize, which runc applies without restarting the process.
+func (r *Runtime) UpdateResources(ctx context.Context, id string, res *specs.LinuxResources) error {
+	task, err := r.task(ctx, id)
+	if err != nil {
+		return err
+	}
+	return task.Update(ctx, client.WithResources(res))
+}

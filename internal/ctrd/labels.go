@@ -2,8 +2,8 @@ package ctrd
 
 // Labels on every containerd container the agent creates. They say which pod
 // and container it realizes, so the agent can rebuild its state from
-// containerd after a restart. Values are ids and hashes, never specs:
-// containerd limits a label's key plus value to 4096 bytes.
+// containerd after a restart. Values are ids, hashes and small records,
+// never whole specs: containerd limits a label's key plus value to 4096 bytes.
 const (
 	labelPrefix = "io.vk-containerd."
 
@@ -32,6 +32,10 @@ const (
 	// LabelSpecHash is a hash of the container's spec in the pod; when the
 	// pod's spec changes (a new image), the running container is replaced.
 	LabelSpecHash = labelPrefix + "container.spec-hash"
+	// LabelResources records, as JSON, the resources (requests and limits)
+	// that the container's cgroup was last set to: at its creation or by an
+	// in-place resize.
+	LabelResources = labelPrefix + "container.resources"
 	// LabelShimGroup, as an OCI spec annotation, makes the runc shim run all
 	// containers of a pod in one shim process; as a label it records the group.
 	LabelShimGroup = "io.containerd.runc.v2.group"

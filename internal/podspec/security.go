@@ -6,6 +6,7 @@ import (
 
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -116,6 +117,23 @@ func withExtraGIDs(groups []uint32) oci.SpecOpts {
 				seen[g] = true
 			}
 		}
+		return nil
+	}
+}
+
+// WithCgroupMount mounts the container's own cgroup at /sys/fs/cgroup, as
+// the kubelet's runtimes do (containerd's default spec has none): read-only,
+// but for a privileged container. A workload reads its limits there.
+func WithCgroupMount(c *corev1.SecurityContext) oci.SpecOpts {
+	return func(_ context.Context, _ oci.Client, _ *containers.Container, s *oci.Spec) error {
+		mode := "ro"
+		if c != nil && c.Privileged != nil && *c.Privileged {
+			mode = "rw"
+		}
+		s.Mounts = append(s.Mounts, specs.Mount{
+			Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup",
+			Options: []string{"nosuid", "noexec", "nodev", "relatime", mode},
+		})
 		return nil
 	}
 }
