@@ -4,9 +4,9 @@
 # already cached is not rebuilt.
 #   hack/deps.sh            everything the local cluster needs
 #   hack/deps.sh helm       only helm
-#   hack/deps.sh kubernetes_e2e sample_apiserver
-#                           the e2e suite and its aggregated API server for hack/conformance (not
-#                           built for the local cluster)
+#   hack/deps.sh kubernetes_e2e sample_apiserver busybox
+#                           the e2e suite, its aggregated API server and the busybox of its test
+#                           images for hack/conformance (not built for the local cluster)
 #   hack/deps.sh kubelet containerd_cri crictl
 #                           a kubelet node's binaries for hack/kubelet-node.sh (not built for the
 #                           local cluster)
@@ -18,16 +18,20 @@ mkdir -p "$VKC_CACHE"
 exec 9>"$VKC_CACHE/.build.lock"
 flock 9
 
-# Debian packages: libseccomp for runc, busybox for the test images, iptables for portmap,
-# nftables to remove kube-proxy's tables, openssl for the cluster's certificates.
-system_packages() {
-  local want=(libseccomp-dev pkg-config busybox-static iptables nftables openssl iproute2 util-linux)
-  local missing=()
-  for p in "${want[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+# debian_packages PACKAGE... installs those of the Debian packages that are missing.
+debian_packages() {
+  local p missing=()
+  for p in "$@"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
   ((${#missing[@]} == 0)) && return
   log "installing Debian packages: ${missing[*]}"
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Debian packages: libseccomp for runc, busybox for the test images, iptables for portmap,
+# nftables to remove kube-proxy's tables, openssl for the cluster's certificates.
+system_packages() {
+  debian_packages libseccomp-dev pkg-config busybox-static iptables nftables openssl iproute2 util-linux
 }
 
 # throwaway_module DIR NAME REQUIRE... writes a go.mod + tools.go that requires modules and
@@ -195,6 +199,52 @@ sample_apiserver() {
   rm -rf "$SAMPLE_APISERVER_BIN.tmp"
   (cd "$src" && CGO_ENABLED=0 go build -ldflags "$(k8s_ldflags)" -o "$SAMPLE_APISERVER_BIN.tmp/sample-apiserver" $pkg)
   rm -rf "$SAMPLE_APISERVER_BIN" && mv "$SAMPLE_APISERVER_BIN.tmp" "$SAMPLE_APISERVER_BIN"
+}
+
+# debian_pool_file PATH SHA256 OUT downloads PATH (pool/...) of a Debian archive to OUT from the
+# first of debian_mirrors (hack/lib.sh) that serves it with that sha256, through apt's HTTP proxy
+# if apt has one.
+debian_pool_file() {
+  local path=$1 sum=$2 out=$3 proxy='' m
+  eval "$(apt-config shell proxy Acquire::http::Proxy 2>/dev/null)"
+  [[ ${proxy,,} != direct ]] || proxy=''
+  for m in $(debian_mirrors); do
+    log "downloading ${path##*/} from $m"
+    if curl -fsSL --retry 2 ${proxy:+--proxy "$proxy"} -o "$out.tmp" "$m$path" &&
+      echo "$sum  $out.tmp" | sha256sum -c --status; then
+      mv "$out.tmp" "$out"; return
+    fi
+    log "no ${path##*/} with sha256 $sum at $m"
+  done
+  rm -f "$out.tmp"
+  die "cannot download $path from the host's Debian mirrors (or DEBIAN_MIRROR)"
+}
+
+# busybox builds upstream's busybox, static, for the conformance run's busybox images
+# (hack/imagebuild --conformance), as upstream's busybox image carries it. Debian's busybox-static
+# (1.35) reverts upstream's fix that keeps environment variables whose names are not shell
+# identifiers (data-1), which the ConfigMap and Secret env specs print with `sh -c env`. The
+# release tarball comes from Debian's source pool, unpatched; tc is left out, since it does not
+# build against current kernel headers. About a minute on 2 cores.
+busybox() {
+  [[ -x $BUSYBOX_BIN/busybox ]] && return
+  debian_packages build-essential bzip2 curl
+  local src=$VKC_CACHE/src/busybox-$BUSYBOX_VERSION tarball=$VKC_CACHE/src/busybox_$BUSYBOX_VERSION.orig.tar.bz2
+  mkdir -p "$VKC_CACHE/src"
+  echo "$BUSYBOX_SHA256  $tarball" | sha256sum -c --status 2>/dev/null ||
+    debian_pool_file "pool/main/b/busybox/${tarball##*/}" "$BUSYBOX_SHA256" "$tarball"
+  log "building busybox $BUSYBOX_VERSION (static)"
+  rm -rf "$src" && mkdir -p "$src"
+  tar -xjf "$tarball" -C "$src" --strip-components=1
+  # The banner's build date is the release's (its Makefile's time), not today's.
+  (cd "$src" && export SOURCE_DATE_EPOCH && SOURCE_DATE_EPOCH=$(stat -c %Y Makefile) &&
+    make defconfig >build.log 2>&1 &&
+    sed -i -e 's/^# CONFIG_STATIC is not set$/CONFIG_STATIC=y/' -e 's/^CONFIG_TC=y$/# CONFIG_TC is not set/' .config &&
+    make -j"$(nproc)" busybox </dev/null >>build.log 2>&1) ||
+    { tail -n 30 "$src/build.log" >&2; die "building busybox failed (log: $src/build.log)"; }
+  "$src/busybox" sh -c true || die "the busybox built does not run"
+  rm -rf "$BUSYBOX_BIN.tmp" && install -D -m 0755 "$src/busybox" "$BUSYBOX_BIN.tmp/busybox"
+  rm -rf "$BUSYBOX_BIN" && mv "$BUSYBOX_BIN.tmp" "$BUSYBOX_BIN"
 }
 
 etcd() {

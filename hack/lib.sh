@@ -40,3 +40,35 @@ METRICS_SERVER_BIN=$(bindir metrics-server "$METRICS_SERVER_VERSION")
 K8S_NODE_BIN=$(bindir kubernetes-node "$KUBERNETES_VERSION")   # kubeadm, kube-proxy: the kind node image
 COREDNS_BIN=$(bindir coredns "$COREDNS_VERSION")
 KIND_BIN=$(bindir kind "$KIND_VERSION")
+
+# Upstream's busybox, which `hack/deps.sh busybox` builds static for the conformance run's busybox
+# images from its release tarball as Debian's source pool holds it (the "orig" tarball).
+BUSYBOX_VERSION=1.37.0
+BUSYBOX_SHA256=3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4
+BUSYBOX_BIN=$(bindir busybox "$BUSYBOX_VERSION")   # hack/conformance
+
+# host_sources lists the host's apt source files: mmdebstrap (hack/image/steps.sh) and
+# debian_mirrors fetch from the mirrors this machine is configured for.
+host_sources() {
+  local f
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+    [[ -f $f ]] && grep -qE '^[[:space:]]*[^#[:space:]]' "$f" && echo "$f"
+  done
+  return 0
+}
+
+# debian_mirrors prints the URL of each Debian archive to download from, one a line, ending in
+# "/": DEBIAN_MIRROR where it is set (a host that is not Debian), else the URIs of the host's apt
+# sources, one-line ("deb [options] URI suite ...") and deb822 ("URIs: ...") alike, in their order.
+debian_mirrors() {
+  if [[ -n ${DEBIAN_MIRROR:-} ]]; then echo "${DEBIAN_MIRROR%/}/"; return; fi
+  local files; mapfile -t files < <(host_sources)
+  ((${#files[@]})) || return 0
+  awk 'FNR == 1 {deb822 = FILENAME ~ /\.sources$/}
+    /^[[:space:]]*#/ {next}
+    deb822 && tolower($1) == "uris:" {for (i = 2; i <= NF; i++) print $i}
+    !deb822 && ($1 == "deb" || $1 == "deb-src") {
+      i = 2; if ($2 ~ /^\[/) {while (i < NF && $i !~ /\]$/) i++; i++}
+      print $i
+    }' "${files[@]}" | sed 's:/*$:/:' | awk '!seen[$0]++'
+}

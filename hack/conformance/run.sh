@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the upstream Kubernetes e2e suite's conformance specs of the node (sig-node and the common
 # volume specs of sig-storage) against one node, offline: the suite is built by
-# `hack/deps.sh kubernetes_e2e`, its images by hack/imagebuild and pushed to a local registry.
+# `hack/deps.sh kubernetes_e2e`, its images by hack/imagebuild (with upstream's busybox, from
+# `hack/deps.sh busybox`) and pushed to a local registry.
 #   hack/conformance/run.sh           the non-serial specs in parallel, then the serial ones
 #   FOCUS=REGEXP hack/conformance/run.sh
 #                                     only the conformance specs whose names match REGEXP
@@ -58,7 +59,7 @@ if [[ ${ALL:-} == 1 ]]; then focus=${FOCUS:-'\[sig-'}; fi   # every spec's name 
 
 build() {
   flock -n "$VKC_CACHE/.build.lock" true 2>/dev/null || log "waiting for another build in $VKC_CACHE to end"
-  "$HACK_DIR/deps.sh" kubernetes_e2e sample_apiserver etcd
+  "$HACK_DIR/deps.sh" kubernetes_e2e sample_apiserver etcd busybox
   (cd "$REPO_ROOT" && go build -o _output/bin/ ./hack/imagebuild ./hack/image &&
     go build -o _output/bin/conformance-report ./hack/conformance/report)
 }
@@ -73,7 +74,7 @@ images() {
   curl -sf "http://$REGISTRY/v2/" >/dev/null || die "no registry at $REGISTRY (hack/cluster.sh up starts one)"
   local tools; tools=$(debian_rootfs "$("$REPO_ROOT/_output/bin/image" list suite)" "${AGNHOST_TOOLS[@]}")
   timed "images pushed" "$REPO_ROOT/_output/bin/imagebuild" --registry "$REGISTRY" --conformance "$K8S_E2E_BIN" \
-    --tools "$tools" >"$OUT/images.txt"
+    --tools "$tools" --busybox "$BUSYBOX_BIN/busybox" >"$OUT/images.txt"
   # The Aggregator spec's pod: the sample API server and its etcd, each one binary on the tools.
   local stage; stage=$(mktemp -d)
   TOOL=$REPO_ROOT/_output/bin/image

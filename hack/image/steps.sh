@@ -28,16 +28,6 @@ static_cni_plugins() {
 # that the same packages give the same tarball, byte for byte.
 export SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-1686355200}
 
-# host_sources lists the host's apt source files: mmdebstrap fetches from the
-# mirrors this machine is configured for.
-host_sources() {
-  local f
-  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
-    [[ -f $f ]] && grep -qE '^[[:space:]]*[^#[:space:]]' "$f" && echo "$f"
-  done
-  return 0
-}
-
 # debian_rootfs SUITE PACKAGE... prints the path of a tarball of Debian SUITE with PACKAGES
 # and what they depend on, making it with mmdebstrap unless the cache holds it.
 debian_rootfs() {
@@ -62,6 +52,7 @@ debian_rootfs() {
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mmdebstrap >/dev/null
     } || die "cannot install mmdebstrap (apt-get install mmdebstrap as root)"
     local sources=() aptopts=() o
+    # The mirrors this machine's apt is configured for (host_sources, hack/lib.sh), or
     # DEBIAN_MIRROR (a Debian archive's URL) where the host is not Debian, e.g. a CI runner.
     if [[ -n ${DEBIAN_MIRROR:-} ]]; then sources=("deb $DEBIAN_MIRROR $suite main")
     else mapfile -t sources < <(host_sources); fi

@@ -20,7 +20,11 @@ import (
 // the Services, Networking and DNS specs run; these stand-ins have the same
 // tools from a Debian root filesystem (the tools layer, made by mmdebstrap),
 // the suite's own agnhost and nnp programs, and kitten's and nautilus's files.
-// The busybox images are Debian's static busybox.
+// The busybox images carry upstream's busybox 1.37, static (hack/deps.sh
+// busybox; run.sh passes it as --busybox), like upstream's busybox image:
+// Debian's busybox-static reverts upstream's fix that keeps environment
+// variables whose names are not shell identifiers (data-1), which the
+// ConfigMap and Secret env specs print with `sh -c env`.
 //
 //	agnhost:2.66.1, agnhost:2.55  tools, /agnhost (entrypoint, Cmd pause), /agnhost-2,
 //	                              /localhost.crt and .key

@@ -47,7 +47,7 @@ type file struct {
 
 func main() {
 	registry := flag.String("registry", "127.0.0.1:5000", "registry to push to (plain HTTP)")
-	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary")
+	busybox := flag.String("busybox", "/bin/busybox", "static busybox binary (with --conformance: upstream's, see conformance.go)")
 	repo := flag.String("repo", ".", "root of the vk-containerd checkout")
 	conformance := flag.String("conformance", "", "build the e2e suite's images from this directory (agnhost, nnp, kitten/, nautilus/) instead")
 	tools := flag.String("tools", "", "with --conformance: a tarball of the Debian root filesystem under agnhost (curl, netcat-openbsd, dig)")
