@@ -18,6 +18,9 @@ import (
 type allocation struct {
 	containers map[string]corev1.ResourceRequirements
 	pod        *corev1.ResourceRequirements
+	// memoryVolumes are the size limits of the memory-backed emptyDirs, by
+	// volume name: a resize may ask to change them too.
+	memoryVolumes corev1.ResourceList
 }
 
 // allocationOf is the allocation the pod's spec asks for.
@@ -31,12 +34,20 @@ func allocationOf(pod *corev1.Pod) allocation {
 	if pod.Spec.Resources != nil {
 		a.pod = pod.Spec.Resources.DeepCopy()
 	}
+	for _, v := range pod.Spec.Volumes {
+		if ed := v.EmptyDir; ed != nil && ed.Medium == corev1.StorageMediumMemory && ed.SizeLimit != nil {
+			if a.memoryVolumes == nil {
+				a.memoryVolumes = corev1.ResourceList{}
+			}
+			a.memoryVolumes[corev1.ResourceName(v.Name)] = ed.SizeLimit.DeepCopy()
+		}
+	}
 	return a
 }
 
 // equal compares the resources of every container and of the pod.
 func (a allocation) equal(b allocation) bool {
-	if len(a.containers) != len(b.containers) || !equality.Semantic.DeepEqual(a.pod, b.pod) {
+	if len(a.containers) != len(b.containers) || !equality.Semantic.DeepEqual(a.pod, b.pod) || !sameList(a.memoryVolumes, b.memoryVolumes) {
 		return false
 	}
 	for name, r := range a.containers {

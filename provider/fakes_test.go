@@ -64,6 +64,7 @@ type fakeRuntime struct {
 	signals    []string                         // "id signal"
 	updates    map[string]*specs.LinuxResources // by id: the last in-place update
 	usage      map[string]uint64                // by id: memory usage TaskUsages reports
+	views      map[string]string                // image views: target by snapshot key
 	// execing, when set, makes an exec (a hook) wait for its context's end
 	// and tells the test, through the channel, that it began.
 	execing chan struct{}
@@ -169,6 +170,7 @@ func (f *fakeRuntime) RemoveSnapshot(_ context.Context, key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.strays, key)
+	delete(f.views, key)
 	return nil
 }
 
@@ -227,6 +229,16 @@ func (f *fakeRuntime) TaskUsages(context.Context) (map[string]ctrd.TaskUsage, er
 		out[id] = ctrd.TaskUsage{MemoryUsage: u}
 	}
 	return out, nil
+}
+
+func (f *fakeRuntime) MountImageView(_ context.Context, img ctrd.Image, key, target string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.views == nil {
+		f.views = map[string]string{}
+	}
+	f.views[key] = target
+	return nil
 }
 
 func (f *fakeRuntime) UpdateResources(_ context.Context, id string, res *specs.LinuxResources) error {
@@ -388,7 +400,11 @@ func (f *fakeVolumes) Prepare(_ context.Context, pod *corev1.Pod) (map[string]st
 		return nil, errors.New(`configmap "settings" not found`)
 	}
 	f.prepared[string(pod.UID)] = true
-	return map[string]string{}, nil
+	paths := map[string]string{}
+	for _, v := range pod.Spec.Volumes {
+		paths[v.Name] = "/pods/" + string(pod.UID) + "/volumes/" + v.Name
+	}
+	return paths, nil
 }
 
 func (f *fakeVolumes) Refresh(context.Context, *corev1.Pod) (time.Time, error) {

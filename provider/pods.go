@@ -403,8 +403,9 @@ func (p *Pods) CollectOrphans(ctx context.Context, known func(types.UID) bool) e
 		return fmt.Errorf("list snapshots: %w", err)
 	}
 	for _, key := range keys {
-		// A container's snapshot is keyed by its id, which starts with the pod UID.
-		if !isContainerID(key) || owned(podUIDOf(key)) {
+		// A container's snapshot is keyed by its id, an image volume's view by
+		// imageViewKey: both start with the pod UID.
+		if !isPodSnapshot(key) || owned(podUIDOf(key)) {
 			continue
 		}
 		log.G(ctx).WithField("snapshot", key).Info("removing snapshot of a pod that is gone")

@@ -42,12 +42,29 @@ func containerID(uid types.UID, name string, attempt int) string {
 	return fmt.Sprintf("%s-%s-%d", uid, hex.EncodeToString(h[:4]), attempt)
 }
 
+// imageViewKey names the snapshot view of a pod's image volume. It starts
+// with the pod UID, like a container id, so that what a pod leaves behind
+// is known by its key.
+func imageViewKey(uid types.UID, volume string) string {
+	h := sha256.Sum256([]byte(volume))
+	return fmt.Sprintf("%s-image-%s", uid, hex.EncodeToString(h[:4]))
+}
+
+// imageViewKeyPattern matches what imageViewKey makes.
+var imageViewKeyPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-image-[0-9a-f]{8}$`)
+
 // containerIDPattern matches what containerID makes.
 var containerIDPattern = regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}-[0-9a-f]{8}-[0-9]+$`)
 
-// isContainerID tells whether key names a container of this agent's: the
-// namespace's other active snapshots are image unpacks in progress.
+// isContainerID tells whether key names a container of this agent's.
 func isContainerID(key string) bool { return containerIDPattern.MatchString(key) }
+
+// isPodSnapshot tells whether key names a snapshot of one of this agent's
+// pods, a container's or an image volume's: the namespace's other active
+// snapshots are image unpacks in progress.
+func isPodSnapshot(key string) bool {
+	return isContainerID(key) || imageViewKeyPattern.MatchString(key)
+}
 
 // podUIDOf returns the pod UID at the start of a container id.
 func podUIDOf(id string) types.UID {

@@ -58,9 +58,14 @@ const (
 	eventResizeInfeasible = "ResizeInfeasible"
 )
 
-// podLevelInfeasible is why the node refuses to resize pod-level resources:
-// it does not apply them to a pod cgroup, so it cannot change them either.
-const podLevelInfeasible = "In-place resize of pod-level resources is not supported on this node"
+// Why the node refuses a resize. It does not apply pod-level resources to
+// a pod cgroup, so it cannot change them either; and it does not remount a
+// memory-backed emptyDir with a new size (neither does a kubelet 1.37,
+// whose feature for it is alpha and off).
+const (
+	podLevelInfeasible     = "In-place resize of pod-level resources is not supported on this node"
+	memoryVolumeInfeasible = "Memory-backed emptyDir volume resize is not supported on this node"
+)
 
 // syncResize grants a resize the pod's spec asks for, if it can, and
 // applies what is granted to the running containers. It reports whether it
@@ -117,6 +122,10 @@ func (w *worker) syncResize(ctx context.Context, pod *corev1.Pod, now time.Time)
 func (w *worker) admitResize(pod *corev1.Pod, granted, want allocation, now time.Time) bool {
 	if !equality.Semantic.DeepEqual(want.pod, granted.pod) {
 		w.setPending(pod, corev1.PodReasonInfeasible, podLevelInfeasible, now)
+		return false
+	}
+	if !sameList(want.memoryVolumes, granted.memoryVolumes) {
+		w.setPending(pod, corev1.PodReasonInfeasible, memoryVolumeInfeasible, now)
 		return false
 	}
 	if short := w.p.allocate(w.uid, pod, want, false); short != nil {

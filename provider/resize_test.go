@@ -228,6 +228,31 @@ func TestResize(t *testing.T) {
 		}
 	})
 
+	t.Run("a memory-backed emptyDir's size: infeasible", func(t *testing.T) {
+		n := newNode(t)
+		pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+		size := resource.MustParse("32Mi")
+		pod.Spec.Volumes = []corev1.Volume{{Name: "m", VolumeSource: corev1.VolumeSource{
+			EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory, SizeLimit: &size}}}}
+		w := n.worker(n.pods, pod)
+		n.running(w, pod)
+		next := pod.DeepCopy()
+		next.Generation++
+		bigger := resource.MustParse("64Mi")
+		next.Spec.Volumes[0].EmptyDir.SizeLimit = &bigger
+		w.update(next)
+		n.settle(w)
+		rc := resizeConditions(n)
+		if len(rc) != 1 || rc[0].Reason != corev1.PodReasonInfeasible || rc[0].Message != memoryVolumeInfeasible {
+			t.Fatalf("conditions: %+v", rc)
+		}
+		w.update(pod) // the size back as it was: nothing pending
+		n.settle(w)
+		if rc := resizeConditions(n); len(rc) != 0 {
+			t.Errorf("conditions after the revert: %+v", rc)
+		}
+	})
+
 	t.Run("a new pod that does not fit the node's allocatable: OutOfcpu", func(t *testing.T) {
 		n, _, _ := start(t, resources("700m", "", "", ""))
 		bw := another(n, "big", "400m")

@@ -69,6 +69,9 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 	if err != nil {
 		return err
 	}
+	if err := w.mountImageVolumes(ctx, pod, c); err != nil {
+		return err
+	}
 	res := w.grantedResources(c)
 	opts, err := w.specOpts(ctx, pod, c, id, img.Config, res)
 	if err != nil {
@@ -96,45 +99,52 @@ func (w *worker) create(ctx context.Context, pod *corev1.Pod, c *corev1.Containe
 	return nil
 }
 
-// ensureImage applies the pull policy and pulls when needed.
+// ensureImage applies the container's pull policy and pulls when needed.
 func (w *worker) ensureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container, r *tracked) (ctrd.Image, error) {
-	ref, err := ctrd.NormalizeRef(c.Image)
-	if err != nil {
-		return ctrd.Image{}, fmt.Errorf("failed to apply default image tag %q: %w", c.Image, err)
+	img, err := w.ensureImageRef(ctx, pod, c.Image, pullPolicy(c.Image, c.ImagePullPolicy))
+	if err == nil {
+		r.imageID = imageID(img.Ref, img.Digest)
 	}
-	policy := pullPolicy(c)
+	return img, err
+}
+
+// ensureImageRef makes image present by policy, pulling it when needed, with
+// the kubelet's events and errors.
+func (w *worker) ensureImageRef(ctx context.Context, pod *corev1.Pod, image string, policy corev1.PullPolicy) (ctrd.Image, error) {
+	ref, err := ctrd.NormalizeRef(image)
+	if err != nil {
+		return ctrd.Image{}, fmt.Errorf("failed to apply default image tag %q: %w", image, err)
+	}
 	if policy != corev1.PullAlways {
 		img, err := w.p.cfg.Images.Get(ctx, ref)
 		if err == nil {
-			r.imageID = imageID(ref, img.Digest)
 			return img, nil
 		}
 		if !errors.Is(err, ctrd.ErrImageNotFound) {
 			return ctrd.Image{}, fmt.Errorf("%w: %w", errImageLookup, err)
 		}
 		if policy == corev1.PullNever {
-			return ctrd.Image{}, fmt.Errorf("%w: container image %q is not present with pull policy of Never", errNeverPull, c.Image)
+			return ctrd.Image{}, fmt.Errorf("%w: container image %q is not present with pull policy of Never", errNeverPull, image)
 		}
 	}
 	creds, err := w.pullCredentials(ctx, pod)
 	if err != nil {
 		log.G(ctx).WithError(err).Warn("cannot read imagePullSecrets; pulling without them")
 	}
-	w.event(pod, corev1.EventTypeNormal, eventPulling, "Pulling image %q", c.Image)
+	w.event(pod, corev1.EventTypeNormal, eventPulling, "Pulling image %q", image)
 	pullCtx, stop := w.cancelOnDelete(ctx)
 	img, took, err := w.p.cfg.Images.Pull(pullCtx, ref, creds)
 	deleted := pullCtx.Err() != nil && ctx.Err() == nil
 	stop()
 	if deleted {
-		return ctrd.Image{}, fmt.Errorf("%w: pull of %q stopped: the pod was deleted", ctrd.ErrPull, c.Image)
+		return ctrd.Image{}, fmt.Errorf("%w: pull of %q stopped: the pod was deleted", ctrd.ErrPull, image)
 	}
 	if err != nil {
-		w.event(pod, corev1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", c.Image, err)
-		return ctrd.Image{}, fmt.Errorf("failed to pull image %q: %w", c.Image, err)
+		w.event(pod, corev1.EventTypeWarning, eventFailed, "Failed to pull image %q: %v", image, err)
+		return ctrd.Image{}, fmt.Errorf("failed to pull image %q: %w", image, err)
 	}
 	delete(w.pullDelays, ref)
-	w.event(pod, corev1.EventTypeNormal, eventPulled, "Successfully pulled image %q in %s", c.Image, took.Round(time.Millisecond))
-	r.imageID = imageID(ref, img.Digest)
+	w.event(pod, corev1.EventTypeNormal, eventPulled, "Successfully pulled image %q in %s", image, took.Round(time.Millisecond))
 	return img, nil
 }
 
@@ -159,14 +169,15 @@ func imageID(ref, digest string) string {
 	return name + "@" + digest
 }
 
-// pullPolicy is the container's policy, defaulted as the API server does
-// for pods that reach us without one: Always for the tag "latest" or no tag
-// at all, IfNotPresent otherwise (a digest pins the content).
-func pullPolicy(c *corev1.Container) corev1.PullPolicy {
-	if c.ImagePullPolicy != "" {
-		return c.ImagePullPolicy
+// pullPolicy is the policy of an image (a container's or an image
+// volume's), defaulted as the API server does for pods that reach us
+// without one: Always for the tag "latest" or no tag at all, IfNotPresent
+// otherwise (a digest pins the content).
+func pullPolicy(image string, policy corev1.PullPolicy) corev1.PullPolicy {
+	if policy != "" {
+		return policy
 	}
-	named, err := reference.ParseNormalizedNamed(c.Image)
+	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
 		return corev1.PullIfNotPresent
 	}

@@ -39,8 +39,7 @@ func TestPullPolicy(t *testing.T) {
 		{"busybox:latest", corev1.PullNever, corev1.PullNever},
 		{"busybox:1.36", corev1.PullAlways, corev1.PullAlways},
 	} {
-		c := &corev1.Container{Name: "app", Image: tc.image, ImagePullPolicy: tc.policy}
-		if got := pullPolicy(c); got != tc.want {
+		if got := pullPolicy(tc.image, tc.policy); got != tc.want {
 			t.Errorf("pullPolicy(%q, %q) = %q, want %q", tc.image, tc.policy, got, tc.want)
 		}
 	}

@@ -188,6 +188,8 @@ func (w *worker) syncTerminating(ctx context.Context, pod *corev1.Pod, del delet
 	})
 	if err := w.p.volumes.Cleanup(string(w.uid)); err != nil {
 		errs = append(errs, err)
+	} else {
+		errs = append(errs, w.removeImageViews(ctx, pod)...)
 	}
 	if err := w.p.cfg.Sandboxes.Remove(ctx, pod); err != nil {
 		errs = append(errs, err)

@@ -59,7 +59,7 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 		if vm.MountPath == "" {
 			return nil, fmt.Errorf("volume %q: empty mountPath", vm.Name)
 		}
-		readOnly := vm.ReadOnly || isAtomicVolume(v)
+		readOnly := vm.ReadOnly || readOnlyVolume(v)
 		sub := vm.SubPath
 		if vm.SubPathExpr != "" {
 			if sub != "" {
@@ -81,11 +81,11 @@ func ContainerMounts(pod *corev1.Pod, c *corev1.Container, hostPaths map[string]
 			if v.HostPath != nil {
 				src = hostroot.Path(hostRoot, src)
 			}
-			if err := mountSubPath(src, sub, !isAtomicVolume(v), target); err != nil {
+			if err := mountSubPath(src, sub, !readOnlyVolume(v), target); err != nil {
 				// The kubelet's words, which tell a directory it would
 				// have made from a subPath that is there.
 				what := "prepare subPath"
-				if _, serr := os.Stat(filepath.Join(src, sub)); errors.Is(serr, fs.ErrNotExist) && !isAtomicVolume(v) {
+				if _, serr := os.Stat(filepath.Join(src, sub)); errors.Is(serr, fs.ErrNotExist) && !readOnlyVolume(v) {
 					what = "create subPath directory"
 				}
 				return nil, fmt.Errorf("failed to %s for volumeMount %q of container %q: %w", what, vm.Name, c.Name, err)

@@ -2,8 +2,12 @@ package volumes
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -110,5 +114,45 @@ func TestSubPathExprFromTheEnvironment(t *testing.T) {
 	_, err = ContainerMounts(pod, c, paths, map[string]string{"ANNOTATION": "", "POD_NAME": "foo"}, subDir, "")
 	if want := "error SubPath `/foo` must not be an absolute path"; err == nil || err.Error() != want {
 		t.Fatalf("absolute expansion: %v, want %q", err, want)
+	}
+}
+
+// An image volume's directory is empty until the node mounts the image
+// there; containers see it read-only, and a subPath of it must exist.
+func TestImageVolumeMounts(t *testing.T) {
+	roottest.Require(t)
+	m, _, _, _ := newTestManager(t)
+	pod := testPod(corev1.Volume{Name: "img", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "kitten:1.8"}}})
+	paths, err := m.Prepare(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := os.ReadDir(paths["img"]); err != nil || len(entries) != 0 {
+		t.Fatalf("image volume directory: %v entries, %v; want an empty directory", entries, err)
+	}
+	// Stands for the mounted image.
+	if err := os.MkdirAll(filepath.Join(paths["img"], "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := &pod.Spec.Containers[0]
+	c.VolumeMounts = []corev1.VolumeMount{
+		{Name: "img", MountPath: "/image"},
+		{Name: "img", MountPath: "/image-etc", SubPath: "etc"},
+	}
+	subDir := t.TempDir()
+	got, err := ContainerMounts(pod, c, paths, nil, subDir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanupSubPaths(subDir)
+	if len(got) != 2 || !got[0].ReadOnly || !got[1].ReadOnly || !sameFile(t, got[1].Source, filepath.Join(paths["img"], "etc")) {
+		t.Errorf("mounts = %+v, want both read-only, the second of etc", got)
+	}
+	c.VolumeMounts = []corev1.VolumeMount{{Name: "img", MountPath: "/x", SubPath: "missing"}}
+	if _, err := ContainerMounts(pod, c, paths, nil, subDir, ""); err == nil || !strings.Contains(err.Error(), "failed to prepare subPath") {
+		t.Errorf("missing subPath of an image: err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(paths["img"], "missing")); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the missing subPath was made in the image: %v", err)
 	}
 }

@@ -214,6 +214,13 @@ func (m *Manager) prepareVolume(ctx context.Context, pod *corev1.Pod, ps *podSta
 			return "", err
 		}
 		return dir, nil
+	case v.Image != nil:
+		// The directory an image's filesystem is mounted on when a container
+		// that mounts it is created; Cleanup unmounts it.
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("volume %q: %w", v.Name, err)
+		}
+		return dir, nil
 	}
 	kind := volumeKind(v)
 	if kind == "" {
@@ -221,6 +228,10 @@ func (m *Manager) prepareVolume(ctx context.Context, pod *corev1.Pod, ps *podSta
 	}
 	return "", fmt.Errorf("volume %q: %w", v.Name, unsupported(kind+" volumes"))
 }
+
+// readOnlyVolume reports whether containers see v read-only, whatever
+// their mounts say: atomically written volumes and images.
+func readOnlyVolume(v *corev1.Volume) bool { return isAtomicVolume(v) || v.Image != nil }
 
 // isAtomicVolume reports whether v is written with WriteAtomic.
 func isAtomicVolume(v *corev1.Volume) bool {

@@ -241,7 +241,6 @@ func TestUnsupportedVolumes(t *testing.T) {
 		"persistentVolumeClaim": {PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}},
 		"nfs":                   {NFS: &corev1.NFSVolumeSource{Server: "s", Path: "/"}},
 		"csi":                   {CSI: &corev1.CSIVolumeSource{Driver: "d"}},
-		"image":                 {Image: &corev1.ImageVolumeSource{Reference: "busybox"}},
 		"ephemeral":             {Ephemeral: &corev1.EphemeralVolumeSource{}},
 	}
 	for kind, vs := range cases {
