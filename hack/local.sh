@@ -119,7 +119,7 @@ unmount_under() {
 }
 
 # check_clean_pods CTR ADDRESS NAMESPACE ROOT IPAM UID...: fail, saying what, if anything of
-# these pods of a vk-containerd agent is left on the host: containers in NAMESPACE of the
+# these pods of a vk-containerd agent is left on the host: containers and snapshots in NAMESPACE of the
 # containerd at ADDRESS, the pod directory below the agent's ROOT, mounts, or an IP in
 # host-local's store IPAM (the agent's CNI container ID is the pod UID).
 check_clean_pods() {
@@ -131,6 +131,7 @@ check_clean_pods() {
     fi
     if [[ -e $root/pods/$uid ]]; then echo "pod $uid: directory $root/pods/$uid left"; bad=1; fi
     if grep -q "$uid" /proc/self/mountinfo; then echo "pod $uid: mounts left"; bad=1; fi
+    if "${ctr[@]}" snapshots ls | grep -q "^$uid"; then echo "pod $uid: snapshots left"; bad=1; fi
     if grep -rqs "$uid" "$ipam"; then echo "pod $uid: CNI IP reservation left"; bad=1; fi
   done
   return $bad

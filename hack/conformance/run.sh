@@ -12,8 +12,10 @@
 #                                     expectations, expected-failures-all.txt
 # Environment:
 #   KUBECONFIG     the cluster (default: the local cluster of hack/cluster.sh)
-#   NODE           the node under test (default vk-node); it must be Ready, untainted and the
-#                  only schedulable node, since the specs let the scheduler place their pods
+#   NODE           the node under test (default vk-node), or several, comma-separated (the three
+#                  of `make up NODES=3`: vk-node,vk-node-2,vk-node-3); they must be Ready,
+#                  untainted and the only schedulable nodes, since the specs let the scheduler place
+#                  their pods
 #   CORDON_OTHERS  1: cordon the other schedulable nodes for the run and uncordon them after
 #   REGISTRY       registry that the images are pushed to and the node pulls from, over plain
 #                  HTTP (default 127.0.0.1:5000, the local cluster's)
@@ -102,7 +104,7 @@ YAML
 # node's containerd; another node must be cleared by hand.
 refresh_local_images() {
   local ctr=("$CONTAINERD_BIN/ctr" --address /run/vk-containerd-local/containerd.sock -n vk-containerd)
-  [[ $NODE == vk-node && -S /run/vk-containerd-local/containerd.sock ]] || return 0
+  [[ ,$NODE, == *,vk-node,* && -S /run/vk-containerd-local/containerd.sock ]] || return 0
   local ref digest have
   while read -r _ ref; do
     digest=${ref##*@}; ref=${ref%@*}
@@ -121,26 +123,29 @@ uncordon() {
   cordoned=()
 }
 
-# check_node: NODE must be Ready (within 2 minutes), schedulable and untainted, and no other node
-# may take the pods.
+# check_node: each node of NODE (a comma-separated list) must be Ready (within 2 minutes),
+# schedulable and untainted, and no other node may take the pods.
 check_node() {
-  local t0=$SECONDS
-  until [[ $(kubectl get node "$NODE" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; do
-    ((SECONDS - t0 < 120)) || die "node $NODE is not Ready"
-    sleep 2
+  local t0=$SECONDS under n
+  IFS=, read -ra under <<<"$NODE"
+  for n in "${under[@]}"; do
+    until [[ $(kubectl get node "$n" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null) == True ]]; do
+      ((SECONDS - t0 < 120)) || die "node $n is not Ready"
+      sleep 2
+    done
   done
   local name unsched taints ready found=0 others=()
   while IFS='|' read -r name unsched taints ready; do
-    if [[ $name == "$NODE" ]]; then
-      found=1
-      [[ $ready == True ]] || die "node $NODE is not Ready"
-      [[ $unsched != true ]] || die "node $NODE is cordoned"
-      [[ $taints != *NoSchedule* && $taints != *NoExecute* ]] || die "node $NODE has taints: $taints"
+    if [[ ",$NODE," == *",$name,"* ]]; then
+      found=$((found + 1))
+      [[ $ready == True ]] || die "node $name is not Ready"
+      [[ $unsched != true ]] || die "node $name is cordoned"
+      [[ $taints != *NoSchedule* && $taints != *NoExecute* ]] || die "node $name has taints: $taints"
     elif [[ $unsched != true && $taints != *NoSchedule* && $taints != *NoExecute* ]]; then
       others+=("$name")
     fi
   done < <(kubectl get nodes -o jsonpath='{range .items[*]}{.metadata.name}|{.spec.unschedulable}|{range .spec.taints[*]}{.key}:{.effect},{end}|{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}')
-  ((found)) || die "no node $NODE in the cluster of $KUBECONFIG"
+  ((found == ${#under[@]})) || die "not every node of $NODE is in the cluster of $KUBECONFIG"
   ((${#others[@]} == 0)) && return
   if [[ ${CORDON_OTHERS:-} != 1 ]]; then
     die "other schedulable nodes would take the specs' pods: ${others[*]}; cordon them, or set CORDON_OTHERS=1"
