@@ -40,6 +40,7 @@ if [[ ${ALL:-} == 1 ]]; then
 else
   OUT=${OUT:-$REPO_ROOT/_output/conformance}; EXPECTED=$CONF/expected-failures.txt
 fi
+OUT=$(realpath -m -- "$OUT")   # ginkgo runs the suite in another directory
 LABELS='Conformance && !Disruptive'
 # The node's areas: all of sig-node, and sig-storage's specs of the volume types a node serves
 # itself: configMap, secret, downwardAPI, projected and emptyDir (test/e2e/common/storage), with
