@@ -208,19 +208,26 @@ func (p *Pods) granted(uid types.UID) (allocation, bool) {
 // and has the pods whose resize waits for room try again.
 func (p *Pods) release(uid types.UID) {
 	p.mu.Lock()
-	delete(p.grants, uid)
-	delete(p.hostPorts, uid)
-	var waiting []*worker
-	for other := range p.deferred {
-		if w := p.workers[other]; w != nil && other != uid {
-			waiting = append(waiting, w)
-		}
-	}
-	delete(p.deferred, uid)
+	waiting := p.dropGrantLocked(uid)
 	p.mu.Unlock()
 	for _, w := range waiting {
 		w.kick()
 	}
+}
+
+// dropGrantLocked removes what the pod holds and returns the workers whose
+// resize waits for room, to be kicked once p.mu is released.
+func (p *Pods) dropGrantLocked(uid types.UID) []*worker {
+	delete(p.grants, uid)
+	delete(p.hostPorts, uid)
+	delete(p.deferred, uid)
+	var waiting []*worker
+	for other := range p.deferred {
+		if w := p.workers[other]; w != nil {
+			waiting = append(waiting, w)
+		}
+	}
+	return waiting
 }
 
 // deferResize marks the pod's resize as waiting for room, or not.

@@ -241,16 +241,18 @@ func (p *Pods) worker(namespace, name string) *worker {
 // forget removes a worker whose pod is gone.
 func (p *Pods) forget(w *worker) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
+	var waiting []*worker
 	if p.workers[w.uid] == w {
 		delete(p.workers, w.uid)
-		delete(p.hostPorts, w.uid)
-		delete(p.grants, w.uid)
-		delete(p.deferred, w.uid)
+		waiting = p.dropGrantLocked(w.uid)
 	}
 	key := nameKey(w.namespace, w.name)
 	if p.byName[key] == w.uid {
 		delete(p.byName, key)
+	}
+	p.mu.Unlock()
+	for _, other := range waiting {
+		other.kick()
 	}
 }
 
@@ -295,7 +297,9 @@ func (p *Pods) NotifyPods(_ context.Context, cb func(*corev1.Pod)) {
 }
 
 // ReconcileStatus takes a pod as the API server has it, keeps the conditions
-// others set on it, and publishes the worker's status again when the two
+// others set on it, hands the worker a newer spec that virtual-kubelet does
+// not pass on (it compares containers, not pod-level resources or volumes,
+// which a resize may change too), and publishes the worker's status again when the two
 // disagree on readiness. The node
 // lifecycle controller marks every pod of a node it lost touch with not
 // Ready; a kubelet's status manager writes its own status back when the node
@@ -309,6 +313,7 @@ func (p *Pods) ReconcileStatus(pod *corev1.Pod) {
 		return
 	}
 	w.takeAPIConditions(pod)
+	w.updateIfNewer(pod)
 	mine := w.podWithStatus()
 	if readyStatus(mine.Status) != readyStatus(pod.Status) {
 		// virtual-kubelet drops a notification equal to the one before: this

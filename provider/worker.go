@@ -102,6 +102,20 @@ func (w *worker) update(pod *corev1.Pod) {
 	w.kick()
 }
 
+// updateIfNewer takes pod as the worker's spec when it is of a later
+// generation than the one the worker has.
+func (w *worker) updateIfNewer(pod *corev1.Pod) {
+	if pod.UID != w.uid {
+		return
+	}
+	w.mu.Lock()
+	newer := pod.Generation > w.pod.Generation
+	w.mu.Unlock()
+	if newer {
+		w.update(pod)
+	}
+}
+
 // takeAPIConditions keeps the conditions of the pod as the API has it, for
 // the status the node writes: that write replaces the whole status, and would
 // otherwise drop the conditions others set since the pod came to the node,
