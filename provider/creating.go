@@ -40,12 +40,16 @@ func (w *worker) syncCreating(ctx context.Context, pod *corev1.Pod, now time.Tim
 	if !w.p.claimHostPorts(w.uid, hostPortsOf(pod), adopted) {
 		return w.fail(ctx, pod, hostPortsFailure, corev1.EventTypeWarning)
 	}
-	a := allocationOf(pod)
-	if adopted {
-		a = w.adoptedAllocation(pod)
-	}
-	if short := w.p.allocate(w.uid, pod, a, adopted); short != nil {
-		return w.fail(ctx, pod, failure{short.reason(), "Pod was rejected: " + short.Error()}, corev1.EventTypeWarning)
+	// Granted once: a resize asked for while the sandbox is still being
+	// made waits for the running pod (syncResize), as any other.
+	if _, granted := w.p.granted(w.uid); !granted {
+		a := allocationOf(pod)
+		if adopted {
+			a = w.adoptedAllocation(pod)
+		}
+		if short := w.p.allocate(w.uid, pod, a, adopted); short != nil {
+			return w.fail(ctx, pod, failure{short.reason(), "Pod was rejected: " + short.Error()}, corev1.EventTypeWarning)
+		}
 	}
 	if pastDeadline(pod, w.startTime.Time, now) {
 		return w.fail(ctx, pod, deadlineFailure, corev1.EventTypeNormal)

@@ -286,3 +286,31 @@ func TestAllocationRequests(t *testing.T) {
 		t.Errorf("sidecar first: cpu = %s, want 1010m", cpu.String())
 	}
 }
+
+// A resize asked for while the sandbox is still being made does not fail
+// the admitted pod: it waits, Deferred, like one of a running pod.
+func TestResizeBeforeRunning(t *testing.T) {
+	n := newNode(t)
+	n.pods.cfg.Allocatable = corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1")}
+	n.sandboxes.failEnsure = 1
+	pod := appPod(corev1.RestartPolicyAlways, nil, "app")
+	pod.Spec.Containers[0].Resources = resources("200m", "", "", "")
+	w := n.worker(n.pods, pod)
+	n.images.present[testImage] = true
+	n.settle(w)
+	if w.state != stateCreating {
+		t.Fatalf("state %s, want creating (the sandbox failed once)", w.state)
+	}
+	w.update(resized(pod, resources("2", "", "", "")))
+	n.settle(w)
+	if w.state != stateRunning {
+		t.Fatalf("state %s, want running: the pod was admitted", w.state)
+	}
+	st := n.last()
+	if cs := st.ContainerStatuses[0]; !sameList(cs.AllocatedResources, resources("200m", "", "", "").Requests) {
+		t.Errorf("allocated %v, want the admitted 200m", cs.AllocatedResources)
+	}
+	if c, _ := condition(st.Conditions, corev1.PodResizePending); c.Reason != corev1.PodReasonDeferred {
+		t.Errorf("PodResizePending = %+v, want Deferred", c)
+	}
+}
