@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,16 +23,18 @@ import (
 // -1 for none) and memory limit in bytes, as its cgroup on the host says.
 type cgroupLimits struct{ quota, memory int64 }
 
-// hostCgroup reads a running container's limits from the node's host: the
-// container names its cgroup in /proc/1/cgroup (cgroup v1), or, in a cgroup
-// namespace (v2), sits at containerd's default path for its id.
+// hostCgroup reads a running container's limits from the node's host. The
+// container names its cgroup in /proc/1/cgroup: the host's path under cgroup
+// v1, "/" in a cgroup namespace (v2). Where the node's host is itself a
+// container (kind), its cgroup tree starts lower, at containerd's own
+// path for the container, /vk-containerd/<id>: that is tried too.
 func hostCgroup(t *testing.T, ns, pod, container string) cgroupLimits {
 	t.Helper()
 	out, errOut, code := kubectl(t, "", "-n", ns, "exec", pod, "-c", container, "--", "cat", "/proc/1/cgroup")
 	if code != 0 {
 		t.Fatalf("read the cgroup of %s/%s: %s", pod, container, errOut)
 	}
-	v1Path, v2Path := "", ""
+	v1Path := "" // the path of the cpu controller's line; none under cgroup v2
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 {
@@ -41,9 +45,12 @@ func hostCgroup(t *testing.T, ns, pod, container string) cgroupLimits {
 				v1Path = parts[2]
 			}
 		}
-		if parts[0] == "0" && parts[1] == "" {
-			v2Path = parts[2]
-		}
+	}
+	v2 := v1Path == ""
+	id := strings.TrimPrefix(containerStatus(getPod(t, ns, pod), container).ContainerID, "containerd://")
+	paths := []string{"/vk-containerd/" + id}
+	if v1Path != "" && v1Path != paths[0] {
+		paths = append([]string{v1Path}, paths...)
 	}
 	number := func(s string) int64 {
 		s = strings.TrimSpace(s)
@@ -56,18 +63,28 @@ func hostCgroup(t *testing.T, ns, pod, container string) cgroupLimits {
 		}
 		return n
 	}
-	if v1Path != "" {
-		return cgroupLimits{
-			quota:  number(nodeFile(t, "/sys/fs/cgroup/cpu"+v1Path+"/cpu.cfs_quota_us")),
-			memory: number(nodeFile(t, "/sys/fs/cgroup/memory"+v1Path+"/memory.limit_in_bytes")),
+	for _, p := range paths {
+		if v2 {
+			quota, ok := tryNodeFile("/sys/fs/cgroup" + p + "/cpu.max")
+			if !ok {
+				continue
+			}
+			quota, _, _ = strings.Cut(quota, " ")
+			return cgroupLimits{quota: number(quota), memory: number(nodeFile(t, "/sys/fs/cgroup"+p+"/memory.max"))}
+		}
+		if quota, ok := tryNodeFile("/sys/fs/cgroup/cpu" + p + "/cpu.cfs_quota_us"); ok {
+			return cgroupLimits{quota: number(quota), memory: number(nodeFile(t, "/sys/fs/cgroup/memory"+p+"/memory.limit_in_bytes"))}
 		}
 	}
-	if v2Path == "/" || v2Path == "" {
-		p := getPod(t, ns, pod)
-		v2Path = "/vk-containerd/" + strings.TrimPrefix(containerStatus(p, container).ContainerID, "containerd://")
-	}
-	quota, _, _ := strings.Cut(nodeFile(t, "/sys/fs/cgroup"+v2Path+"/cpu.max"), " ")
-	return cgroupLimits{quota: number(quota), memory: number(nodeFile(t, "/sys/fs/cgroup"+v2Path+"/memory.max"))}
+	t.Fatalf("no cgroup of %s/%s on the node's host at %v", pod, container, paths)
+	return cgroupLimits{}
+}
+
+// tryNodeFile reads a file of the node's host, if it is there.
+func tryNodeFile(path string) (string, bool) {
+	cmdline := os.Getenv("VKC_E2E_CONTROL")
+	out, err := exec.Command("sh", "-c", cmdline+` "$@"`, "control", "host-read", path).Output()
+	return string(out), err == nil
 }
 
 func mustJSON(t *testing.T, v any) string {

@@ -231,7 +231,7 @@ func (f *fakeRuntime) TaskUsages(context.Context) (map[string]ctrd.TaskUsage, er
 	return out, nil
 }
 
-func (f *fakeRuntime) MountImageView(_ context.Context, img ctrd.Image, key, target string) error {
+func (f *fakeRuntime) MountImageView(_ context.Context, img ctrd.Image, key, target, _ string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.views == nil {

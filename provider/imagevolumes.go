@@ -33,7 +33,7 @@ func (w *worker) mountImageVolumes(ctx context.Context, pod *corev1.Pod, c *core
 		if target == "" {
 			return fmt.Errorf("%w: image volume %q has no directory", ctrd.ErrCreate, v.Name)
 		}
-		if err := w.p.cfg.Runtime.MountImageView(ctx, img, imageViewKey(w.uid, v.Name), target); err != nil {
+		if err := w.p.cfg.Runtime.MountImageView(ctx, img, imageViewKey(w.uid, v.Name), target, w.p.cfg.HostRoot); err != nil {
 			return fmt.Errorf("%w: image volume %q: %w", ctrd.ErrCreate, v.Name, err)
 		}
 	}

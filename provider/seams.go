@@ -27,7 +27,7 @@ type containers interface {
 	RemoveContainer(ctx context.Context, id string) error
 	SetContainerLabels(ctx context.Context, id string, labels map[string]string) error
 	UpdateResources(ctx context.Context, id string, res *specs.LinuxResources) error
-	MountImageView(ctx context.Context, img ctrd.Image, key, target string) error
+	MountImageView(ctx context.Context, img ctrd.Image, key, target, hostRoot string) error
 	ActiveSnapshots(ctx context.Context) ([]string, error)
 	RemoveSnapshot(ctx context.Context, key string) error
 }
