@@ -51,7 +51,35 @@ func TestStatsEndpoints(t *testing.T) {
 		t.Errorf("no cpu sample for %s/busy/main in:\n%s", ns, raw)
 	}
 
-	raw, err = client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/stats/summary").DoRaw(context.Background())
+	// Two reads a moment apart: the second has cpu rates since the first.
+	readSummary(t)
+	time.Sleep(1500 * time.Millisecond)
+	summary := readSummary(t)
+	if n := summary.Node; n.NodeName != nodeName || n.StartTime.IsZero() || n.CPU == nil || n.Memory == nil ||
+		n.CPU.UsageNanoCores == nil || n.Memory.AvailableBytes == nil || n.Memory.RSSBytes == nil || n.Memory.PageFaults == nil {
+		t.Errorf("summary node: %+v cpu %+v memory %+v", n, n.CPU, n.Memory)
+	}
+	var busy *statsv1alpha1.ContainerStats
+	for _, p := range summary.Pods {
+		if p.PodRef.Namespace == ns && p.PodRef.Name == "busy" && len(p.Containers) == 1 {
+			busy = &p.Containers[0]
+		}
+	}
+	if busy == nil || *busy.CPU.UsageCoreNanoSeconds == 0 {
+		t.Fatalf("summary has no stats for %s/busy", ns)
+	}
+	// The container spins on one core: between a tenth of it and the whole node.
+	if nc := busy.CPU.UsageNanoCores; nc == nil || *nc < 1e8 || *nc > 8e9 {
+		t.Errorf("busy: usageNanoCores = %v", nc)
+	}
+	if m := busy.Memory; m.RSSBytes == nil || *m.RSSBytes == 0 || m.PageFaults == nil || *m.PageFaults == 0 || m.MajorPageFaults == nil {
+		t.Errorf("busy: memory %+v", m)
+	}
+}
+
+func readSummary(t *testing.T) statsv1alpha1.Summary {
+	t.Helper()
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/stats/summary").DoRaw(context.Background())
 	if err != nil {
 		t.Fatalf("GET /stats/summary: %v", err)
 	}
@@ -59,16 +87,5 @@ func TestStatsEndpoints(t *testing.T) {
 	if err := json.Unmarshal(raw, &summary); err != nil {
 		t.Fatal(err)
 	}
-	if summary.Node.NodeName != nodeName || summary.Node.CPU == nil || summary.Node.Memory == nil {
-		t.Errorf("summary node: %+v", summary.Node)
-	}
-	found = false
-	for _, p := range summary.Pods {
-		if p.PodRef.Namespace == ns && p.PodRef.Name == "busy" && len(p.Containers) == 1 && *p.Containers[0].CPU.UsageCoreNanoSeconds > 0 {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("summary has no stats for %s/busy", ns)
-	}
+	return summary
 }

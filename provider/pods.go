@@ -27,6 +27,7 @@ import (
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
 	"github.com/vk-containerd/vk-containerd/internal/poddir"
+	"github.com/vk-containerd/vk-containerd/internal/stats"
 	"github.com/vk-containerd/vk-containerd/internal/volumes"
 )
 
@@ -91,6 +92,10 @@ type Pods struct {
 	notify    func(*corev1.Pod)
 
 	streams streamSet // stdin of containers with `stdin: true`
+
+	statsMu    sync.Mutex
+	rateBase   *stats.Sample // the sample cpu rates are computed against
+	rateBefore *stats.Sample // the one before it
 }
 
 var (

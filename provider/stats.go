@@ -29,6 +29,7 @@ func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
 	if err != nil {
 		return stats.Sample{}, err
 	}
+	node.MemoryLimit = uint64(max(p.cfg.NodeMemory, 0))
 	s := stats.Sample{Time: time.Now(), NodeName: p.cfg.NodeName, NodeStartTime: p.cfg.BootTime, Node: node}
 	for id, u := range usages {
 		l, ok := labels[id]
@@ -36,12 +37,35 @@ func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
 			continue
 		}
 		s.Containers = append(s.Containers, stats.Container{
-			Namespace: l[ctrd.LabelPodNamespace], Pod: l[ctrd.LabelPodName], PodUID: l[ctrd.LabelPodUID],
+			ID: id, Namespace: l[ctrd.LabelPodNamespace], Pod: l[ctrd.LabelPodName], PodUID: l[ctrd.LabelPodUID],
 			Name: l[ctrd.LabelContainerName], StartTime: ctrd.StartedAt(l),
-			Usage: stats.Usage{CPUNanos: u.CPUNanos, MemoryUsage: u.MemoryUsage, MemoryWorkingSet: stats.WorkingSet(u.MemoryUsage, u.MemoryInactiveFile)},
+			Usage: stats.Usage{
+				CPUNanos: u.CPUNanos, MemoryUsage: u.MemoryUsage, MemoryWorkingSet: stats.WorkingSet(u.MemoryUsage, u.MemoryInactiveFile),
+				MemoryRSS: u.MemoryRSS, PageFaults: u.PageFaults, MajorPageFaults: u.MajorPageFaults, MemoryLimit: u.MemoryLimit,
+			},
 		})
 	}
+	p.rate(&s)
 	return s, nil
+}
+
+// minRateWindow is the shortest time over which cpu rates are computed:
+// two reads a moment apart would give noise.
+const minRateWindow = time.Second
+
+// rate gives the sample cpu rates since the last sample at least
+// minRateWindow older, which the sample then replaces; a sample taken
+// sooner than that after the last one is rated against the one before.
+func (p *Pods) rate(s *stats.Sample) {
+	p.statsMu.Lock()
+	defer p.statsMu.Unlock()
+	if p.rateBase != nil && s.Time.Sub(p.rateBase.Time) < minRateWindow {
+		s.Rate(p.rateBefore)
+		return
+	}
+	s.Rate(p.rateBase)
+	base := *s
+	p.rateBefore, p.rateBase = p.rateBase, &base
 }
 
 // GetStatsSummary serves /stats/summary.

@@ -18,7 +18,15 @@ type TaskUsage struct {
 	CPUNanos           uint64
 	MemoryUsage        uint64
 	MemoryInactiveFile uint64
+	MemoryRSS          uint64 // anonymous memory (cgroup v1 rss, v2 anon)
+	PageFaults         uint64
+	MajorPageFaults    uint64
+	MemoryLimit        uint64 // 0 without a limit
 }
+
+// unlimited is above any memory limit that means one: cgroup v1 reports no
+// limit as the largest page-aligned int64, v2 as the largest uint64.
+const unlimited = 1 << 62
 
 // TaskUsages returns the cgroup usage of every task in the namespace, by
 // container id, in one request.
@@ -44,8 +52,10 @@ func (r *Runtime) TaskUsages(ctx context.Context) (map[string]TaskUsage, error) 
 			}
 			if s.Memory != nil {
 				u.MemoryInactiveFile = s.Memory.TotalInactiveFile
+				u.MemoryRSS, u.PageFaults, u.MajorPageFaults = s.Memory.TotalRSS, s.Memory.TotalPgFault, s.Memory.TotalPgMajFault
 				if s.Memory.Usage != nil {
 					u.MemoryUsage = s.Memory.Usage.Usage
+					u.MemoryLimit = limitOf(s.Memory.Usage.Limit)
 				}
 			}
 			out[m.ID] = u
@@ -56,11 +66,21 @@ func (r *Runtime) TaskUsages(ctx context.Context) (map[string]TaskUsage, error) 
 			}
 			if s.Memory != nil {
 				u.MemoryUsage, u.MemoryInactiveFile = s.Memory.Usage, s.Memory.InactiveFile
+				u.MemoryRSS, u.PageFaults, u.MajorPageFaults = s.Memory.Anon, s.Memory.Pgfault, s.Memory.Pgmajfault
+				u.MemoryLimit = limitOf(s.Memory.UsageLimit)
 			}
 			out[m.ID] = u
 		}
 	}
 	return out, nil
+}
+
+// limitOf is a cgroup's memory limit, 0 for none.
+func limitOf(limit uint64) uint64 {
+	if limit >= unlimited {
+		return 0
+	}
+	return limit
 }
 
 // ContainerLabels returns the labels of every container in the namespace, by

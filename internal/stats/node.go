@@ -26,7 +26,8 @@ func NodeUsage(cgroupRoot string) (Usage, error) {
 		if err != nil {
 			return Usage{}, err
 		}
-		return Usage{CPUNanos: cpu, MemoryUsage: usage, MemoryWorkingSet: WorkingSet(usage, st["total_inactive_file"])}, nil
+		return Usage{CPUNanos: cpu, MemoryUsage: usage, MemoryWorkingSet: WorkingSet(usage, st["total_inactive_file"]),
+			MemoryRSS: st["total_rss"], PageFaults: st["total_pgfault"], MajorPageFaults: st["total_pgmajfault"]}, nil
 	}
 	// cgroup v2: the root has cpu.stat but no memory.current; use meminfo.
 	cpu, err := readKV(filepath.Join(cgroupRoot, "cpu.stat"))
@@ -37,8 +38,13 @@ func NodeUsage(cgroupRoot string) (Usage, error) {
 	if err != nil {
 		return Usage{}, err
 	}
+	vm, err := readKV("/proc/vmstat")
+	if err != nil {
+		return Usage{}, err
+	}
 	usage := (mem["MemTotal:"] - mem["MemFree:"]) * 1024
-	return Usage{CPUNanos: cpu["usage_usec"] * 1000, MemoryUsage: usage, MemoryWorkingSet: WorkingSet(usage, mem["Inactive(file):"]*1024)}, nil
+	return Usage{CPUNanos: cpu["usage_usec"] * 1000, MemoryUsage: usage, MemoryWorkingSet: WorkingSet(usage, mem["Inactive(file):"]*1024),
+		MemoryRSS: mem["AnonPages:"] * 1024, PageFaults: vm["pgfault"], MajorPageFaults: vm["pgmajfault"]}, nil
 }
 
 func readUint(path string) (uint64, error) {

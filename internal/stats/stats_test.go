@@ -154,3 +154,50 @@ func TestNodeUsageCgroupV1(t *testing.T) {
 		t.Fatal("working set below zero")
 	}
 }
+
+// TestSummaryRatesAndMemory: cpu rates from an earlier sample (a container
+// new since has none, and so has its pod), memory figures, and what is
+// available below a limit.
+func TestSummaryRatesAndMemory(t *testing.T) {
+	prev := sample()
+	prev.Time = prev.Time.Add(-2 * time.Second)
+	prev.Node.CPUNanos = 4e9
+	prev.Containers[0].ID, prev.Containers[0].Usage.CPUNanos = "a1", 1.5e9
+	prev.Containers[1].ID = "b-older" // b restarted since: a new id
+	s := sample()
+	s.Containers[0].ID, s.Containers[1].ID, s.Containers[2].ID = "a1", "b2", "c1"
+	s.Containers[0].Usage.MemoryRSS, s.Containers[0].Usage.PageFaults, s.Containers[0].Usage.MajorPageFaults = 7, 100, 3
+	s.Containers[0].Usage.MemoryLimit = 64
+	s.Node.MemoryLimit = 1000
+	s.Rate(&prev)
+
+	out := Summary(s)
+	if got := out.Node.CPU.UsageNanoCores; got == nil || *got != 5e8 {
+		t.Errorf("node usageNanoCores = %v, want 5e8 (1 s of cpu in 2 s)", got)
+	}
+	if got := out.Node.Memory.AvailableBytes; got == nil || *got != 800 {
+		t.Errorf("node availableBytes = %v, want 1000 - 200", got)
+	}
+	a := out.Pods[0].Containers[0]
+	if a.CPU.UsageNanoCores == nil || *a.CPU.UsageNanoCores != 2.5e8 {
+		t.Errorf("container a usageNanoCores = %v, want 2.5e8", a.CPU.UsageNanoCores)
+	}
+	if *a.Memory.RSSBytes != 7 || *a.Memory.PageFaults != 100 || *a.Memory.MajorPageFaults != 3 || a.Memory.AvailableBytes == nil || *a.Memory.AvailableBytes != 54 {
+		t.Errorf("container a memory = %+v", a.Memory)
+	}
+	if b := out.Pods[0].Containers[1]; b.CPU.UsageNanoCores != nil || b.Memory.AvailableBytes != nil {
+		t.Errorf("container b (new, no limit): rate %v, available %v; want neither", b.CPU.UsageNanoCores, b.Memory.AvailableBytes)
+	}
+	if out.Pods[0].CPU.UsageNanoCores != nil {
+		t.Errorf("pod p has a rate though one of its containers has none")
+	}
+
+	// Counters that went back give no rate.
+	back := sample()
+	back.Time = s.Time.Add(time.Second)
+	back.Node.CPUNanos = 1
+	back.Rate(&s)
+	if back.NodeNanoCores != nil {
+		t.Errorf("a counter that went back: rate %d", *back.NodeNanoCores)
+	}
+}
