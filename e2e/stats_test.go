@@ -5,12 +5,15 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
@@ -88,4 +91,55 @@ func readSummary(t *testing.T) statsv1alpha1.Summary {
 		t.Fatal(err)
 	}
 	return summary
+}
+
+// TestProbeMetrics reads /metrics/probes as Prometheus scrapes it: each
+// probe run counted by type and result, labelled with its container and pod.
+func TestProbeMetrics(t *testing.T) {
+	ns := testNamespace(t)
+	pod := podSpec("probed", busybox, "sleep", "3600")
+	pod.Spec.Containers[0].ReadinessProbe = &corev1.Probe{
+		ProbeHandler:  corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"true"}}},
+		PeriodSeconds: 1,
+	}
+	pod.Spec.Containers[0].LivenessProbe = &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{Exec: &corev1.ExecAction{Command: []string{"false"}}},
+		PeriodSeconds:    1,
+		FailureThreshold: 1000, // failing, but never to a restart within the test
+	}
+	created := createPod(t, ns, pod)
+	waitPod(t, ns, "probed", 60*time.Second, "Running", isRunningReady)
+	count := func(ctx context.Context, probeType, result string) (float64, error) {
+		raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics/probes").DoRaw(ctx)
+		if err != nil {
+			return 0, err
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
+		if err != nil {
+			return 0, err
+		}
+		for _, m := range fams["prober_probe_total"].GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.Label {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["namespace"] == ns && l["pod"] == "probed" && l["container"] == "main" && l["pod_uid"] == string(created.UID) &&
+				l["probe_type"] == probeType && l["result"] == result {
+				return m.Counter.GetValue(), nil
+			}
+		}
+		return 0, nil
+	}
+	eventually(t, 30*time.Second, "readiness successes and liveness failures counted", func(ctx context.Context) (bool, error) {
+		ok, err1 := count(ctx, "Readiness", "successful")
+		failed, err2 := count(ctx, "Liveness", "failed")
+		return ok >= 2 && failed >= 2, errors.Join(err1, err2, fmt.Errorf("readiness successful %v, liveness failed %v", ok, failed))
+	})
+	zero := int64(0)
+	deletePodAndWait(t, ns, "probed", &zero, 30*time.Second)
+	eventually(t, 30*time.Second, "the pod's series gone with it", func(ctx context.Context) (bool, error) {
+		n, err := count(ctx, "Readiness", "successful")
+		return err == nil && n == 0, err
+	})
 }

@@ -28,7 +28,7 @@ const (
 var t0 = time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
 
 func testPods() *Pods {
-	return &Pods{cfg: PodsConfig{HostIP: net.ParseIP("10.0.0.1")}, clock: wallClock{}, grants: map[types.UID]grant{}, deferred: map[types.UID]struct{}{}}
+	return &Pods{cfg: PodsConfig{HostIP: net.ParseIP("10.0.0.1")}, clock: wallClock{}, grants: map[types.UID]grant{}, deferred: map[types.UID]struct{}{}, probeMetrics: newProbeMetrics()}
 }
 
 // testPod is a pod with the given app containers and init containers.

@@ -93,6 +93,8 @@ type Pods struct {
 
 	streams streamSet // stdin of containers with `stdin: true`
 
+	probeMetrics *probeMetrics
+
 	statsMu    sync.Mutex
 	rateBase   *stats.Sample // the sample cpu rates are computed against
 	rateBefore *stats.Sample // the one before it
@@ -118,6 +120,8 @@ func NewPods(ctx context.Context, cfg PodsConfig) *Pods {
 		hostPorts: map[types.UID][]hostPort{},
 		grants:    map[types.UID]grant{},
 		deferred:  map[types.UID]struct{}{},
+
+		probeMetrics: newProbeMetrics(),
 	}
 	if p.volumes == nil {
 		m := volumes.NewManager(cfg.PodDirs, src, cfg.Allocatable, nil)
@@ -259,6 +263,7 @@ func (p *Pods) forget(w *worker) {
 	for _, other := range waiting {
 		other.kick()
 	}
+	p.probeMetrics.forget(w.uid, w.namespace, w.name)
 }
 
 // GetPod returns the pod as it was given, with its current status.

@@ -166,10 +166,12 @@ func (w *worker) probeLoop(ctx context.Context, pod *corev1.Pod, c *corev1.Conta
 		case <-time.After(max(wait, 0)):
 		}
 		wait = period
+		t0 := time.Now()
 		err := probe.Check(ctx, p.ProbeHandler, t, timeout)
 		if ctx.Err() != nil {
 			return false
 		}
+		w.p.probeMetrics.observe(pod, c, kind, err, time.Since(t0))
 		if err == nil {
 			okRun, failRun = okRun+1, 0
 		} else {

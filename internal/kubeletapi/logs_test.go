@@ -27,7 +27,7 @@ func TestContainerLogsParametersCarryNoPaths(t *testing.T) {
 		mu.Unlock()
 		return io.NopCloser(strings.NewReader("log\n")), nil
 	}
-	srv := httptest.NewServer(routes(api.PodHandlerConfig{GetContainerLogs: logs}))
+	srv := httptest.NewServer(routes(api.PodHandlerConfig{GetContainerLogs: logs}, nil))
 	defer srv.Close()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 

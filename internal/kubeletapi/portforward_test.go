@@ -33,7 +33,7 @@ func TestPortForwardErrorStaysOnItsStream(t *testing.T) {
 		_, err := io.Copy(stream, stream) // echo
 		return err
 	}
-	srv := httptest.NewServer(routes(api.PodHandlerConfig{PortForward: forward, StreamIdleTimeout: time.Minute, StreamCreationTimeout: 10 * time.Second}))
+	srv := httptest.NewServer(routes(api.PodHandlerConfig{PortForward: forward, StreamIdleTimeout: time.Minute, StreamCreationTimeout: 10 * time.Second}, nil))
 	defer srv.Close()
 
 	rt, upgrader, err := spdy.RoundTripperFor(&restclient.Config{Host: srv.URL})
