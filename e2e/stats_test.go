@@ -143,3 +143,42 @@ func TestProbeMetrics(t *testing.T) {
 		return err == nil && n == 0, err
 	})
 }
+
+// TestKubeletMetrics reads the kubelet's own metric names on /metrics.
+func TestKubeletMetrics(t *testing.T) {
+	ns := testNamespace(t)
+	createPod(t, ns, podSpec("counted", busybox, "sleep", "3600"))
+	waitPod(t, ns, "counted", 60*time.Second, "Running", isRunningReady)
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics").DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	if v := fams["kubelet_running_pods"].GetMetric(); len(v) != 1 || v[0].Gauge.GetValue() < 1 {
+		t.Errorf("kubelet_running_pods = %v", v)
+	}
+	running := 0.0
+	for _, m := range fams["kubelet_running_containers"].GetMetric() {
+		for _, l := range m.Label {
+			if l.GetName() == "container_state" && l.GetValue() == "running" {
+				running = m.Gauge.GetValue()
+			}
+		}
+	}
+	if running < 1 {
+		t.Errorf("kubelet_running_containers{container_state=running} = %v", running)
+	}
+	for _, name := range []string{"kubelet_pod_start_duration_seconds", "kubelet_pod_worker_duration_seconds"} {
+		count := uint64(0)
+		for _, m := range fams[name].GetMetric() {
+			count += m.Histogram.GetSampleCount()
+		}
+		if count == 0 {
+			t.Errorf("%s has no samples", name)
+		}
+	}
+}

@@ -37,6 +37,7 @@ func (w *worker) syncCreating(ctx context.Context, pod *corev1.Pod, now time.Tim
 		}
 	}
 	adopted := len(w.records) > 0
+	w.startObserved = w.startObserved || adopted // it started before this agent saw it
 	if !w.p.claimHostPorts(w.uid, hostPortsOf(pod), adopted) {
 		return w.fail(ctx, pod, hostPortsFailure, corev1.EventTypeWarning)
 	}

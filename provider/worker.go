@@ -64,6 +64,8 @@ type worker struct {
 	probers           map[string]*prober       // by container name
 	messages          map[string]string        // termination messages of ended attempts, by id
 	resize            resizeConditions
+	seen              time.Time // when the worker was made, for the pod start metric
+	startObserved     bool      // the pod start metric has this pod
 }
 
 // deletion is a request to delete the pod.
@@ -84,6 +86,7 @@ func newWorker(p *Pods, pod *corev1.Pod) *worker {
 		kills:      map[string]killRequest{},
 		messages:   map[string]string{},
 		pullDelays: map[string]time.Duration{},
+		seen:       time.Now(),
 	}
 }
 
@@ -238,7 +241,9 @@ func (w *worker) run(ctx context.Context) {
 		case <-w.kickc:
 		case <-timer.C:
 		}
+		op, t0 := operationOf(w.state), time.Now()
 		wake := w.sync(ctx)
+		podWorkerDuration.WithLabelValues(op).Observe(time.Since(t0).Seconds())
 		if w.state == stateGone {
 			w.stopProbers()
 			w.p.forget(w)
@@ -414,6 +419,7 @@ func (w *worker) event(pod *corev1.Pod, typ, reason, format string, args ...inte
 // setStatus computes the pod's status, stores it and publishes it if it changed.
 func (w *worker) setStatus(pod *corev1.Pod, now time.Time) corev1.PodStatus {
 	status := w.buildStatus(pod, now)
+	w.observeStart(status, time.Now())
 	w.mu.Lock()
 	changed := !equality.Semantic.DeepEqual(w.status, status)
 	w.status = status

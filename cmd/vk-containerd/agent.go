@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/containernetworking/cni/libcni"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	"github.com/virtual-kubelet/virtual-kubelet/node"
 	"github.com/virtual-kubelet/virtual-kubelet/node/api"
@@ -119,6 +120,8 @@ func startNode(ctx context.Context, cfg Config, client kubernetes.Interface, reg
 	if err != nil {
 		return err
 	}
+	// The kubelet's running pods and containers gauges, on /metrics.
+	prometheus.MustRegister(pods.RunningCollector())
 	// Deletions in progress when the agent stops still wait for exits.
 	go pods.WatchExits(pods.DrainContext())
 	podInformers := informers.NewSharedInformerFactoryWithOptions(client, podResync, nodeutil.PodInformerFilter(cfg.NodeName))
