@@ -78,6 +78,19 @@ func TestStatsEndpoints(t *testing.T) {
 	if m := busy.Memory; m.RSSBytes == nil || *m.RSSBytes == 0 || m.PageFaults == nil || *m.PageFaults == 0 || m.MajorPageFaults == nil {
 		t.Errorf("busy: memory %+v", m)
 	}
+	for _, p := range summary.Pods {
+		if p.PodRef.Namespace != ns || p.PodRef.Name != "busy" {
+			continue
+		}
+		// sh, its loop and wait: at least two processes.
+		if p.ProcessStats == nil || *p.ProcessStats.ProcessCount < 2 {
+			t.Errorf("busy: process stats %+v", p.ProcessStats)
+		}
+		// The pod's CNI interface.
+		if p.Network == nil || p.Network.Name != "eth0" || p.Network.RxBytes == nil || p.Network.TxBytes == nil {
+			t.Errorf("busy: network %+v", p.Network)
+		}
+	}
 }
 
 func readSummary(t *testing.T) statsv1alpha1.Summary {

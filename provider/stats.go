@@ -2,12 +2,16 @@ package provider
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/virtual-kubelet/virtual-kubelet/log"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
 	"github.com/vk-containerd/vk-containerd/internal/ctrd"
+	"github.com/vk-containerd/vk-containerd/internal/poddir"
 	"github.com/vk-containerd/vk-containerd/internal/stats"
 )
 
@@ -42,9 +46,11 @@ func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
 			Usage: stats.Usage{
 				CPUNanos: u.CPUNanos, MemoryUsage: u.MemoryUsage, MemoryWorkingSet: stats.WorkingSet(u.MemoryUsage, u.MemoryInactiveFile),
 				MemoryRSS: u.MemoryRSS, PageFaults: u.PageFaults, MajorPageFaults: u.MajorPageFaults, MemoryLimit: u.MemoryLimit,
+				Processes: u.Processes,
 			},
 		})
 	}
+	s.Networks = p.podNetworks(ctx, s.Containers)
 	p.rate(&s)
 	return s, nil
 }
@@ -84,4 +90,26 @@ func (p *Pods) GetMetricsResource(ctx context.Context) ([]*dto.MetricFamily, err
 		return nil, err
 	}
 	return stats.MetricFamilies(s), nil
+}
+
+// podNetworks reads the interfaces of each pod's pinned network namespace;
+// a pod on the host's network has none pinned, and is left out.
+func (p *Pods) podNetworks(ctx context.Context, cs []stats.Container) map[string][]stats.Interface {
+	out := map[string][]stats.Interface{}
+	for _, c := range cs {
+		if _, done := out[c.PodUID]; done || poddir.CheckUID(c.PodUID) != nil {
+			continue
+		}
+		path := filepath.Join(p.cfg.PodDirs.Pod(c.PodUID).Namespaces(), "net")
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		ifs, err := stats.NetworkOf(path)
+		if err != nil {
+			log.G(ctx).WithError(err).WithField("pod-uid", c.PodUID).Debug("cannot read the pod's network counters")
+			continue
+		}
+		out[c.PodUID] = ifs
+	}
+	return out
 }

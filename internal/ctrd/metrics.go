@@ -22,6 +22,7 @@ type TaskUsage struct {
 	PageFaults         uint64
 	MajorPageFaults    uint64
 	MemoryLimit        uint64 // 0 without a limit
+	Processes          uint64
 }
 
 // unlimited is above any memory limit that means one: cgroup v1 reports no
@@ -50,6 +51,9 @@ func (r *Runtime) TaskUsages(ctx context.Context) (map[string]TaskUsage, error) 
 			if s.CPU != nil && s.CPU.Usage != nil {
 				u.CPUNanos = s.CPU.Usage.Total
 			}
+			if s.Pids != nil {
+				u.Processes = s.Pids.Current
+			}
 			if s.Memory != nil {
 				u.MemoryInactiveFile = s.Memory.TotalInactiveFile
 				u.MemoryRSS, u.PageFaults, u.MajorPageFaults = s.Memory.TotalRSS, s.Memory.TotalPgFault, s.Memory.TotalPgMajFault
@@ -63,6 +67,9 @@ func (r *Runtime) TaskUsages(ctx context.Context) (map[string]TaskUsage, error) 
 			u := TaskUsage{}
 			if s.CPU != nil {
 				u.CPUNanos = s.CPU.UsageUsec * 1000
+			}
+			if s.Pids != nil {
+				u.Processes = s.Pids.Current
 			}
 			if s.Memory != nil {
 				u.MemoryUsage, u.MemoryInactiveFile = s.Memory.Usage, s.Memory.InactiveFile

@@ -17,6 +17,7 @@ type Usage struct {
 	PageFaults       uint64
 	MajorPageFaults  uint64
 	MemoryLimit      uint64 // 0 without a limit
+	Processes        uint64
 }
 
 // Container is one running container's identity and usage.
@@ -38,6 +39,9 @@ type Sample struct {
 	Node          Usage
 	NodeNanoCores *uint64
 	Containers    []Container
+	// Networks are the interfaces of each pod's network namespace, by pod
+	// UID; a pod on the host's network has none of its own.
+	Networks map[string][]Interface
 }
 
 // Rate sets the sample's cpu rates (NanoCores) from the cumulative cpu

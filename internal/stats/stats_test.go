@@ -201,3 +201,36 @@ func TestSummaryRatesAndMemory(t *testing.T) {
 		t.Errorf("a counter that went back: rate %d", *back.NodeNanoCores)
 	}
 }
+
+func TestSummaryNetworkAndProcesses(t *testing.T) {
+	s := sample()
+	s.Containers[0].Usage.Processes, s.Containers[1].Usage.Processes = 2, 3
+	s.Networks = map[string][]Interface{"u1": {{Name: "net1", RxBytes: 1}, {Name: "eth0", RxBytes: 10, TxBytes: 20, RxErrors: 1}}}
+	out := Summary(s)
+	p := out.Pods[0]
+	if p.ProcessStats == nil || *p.ProcessStats.ProcessCount != 5 {
+		t.Errorf("process stats %+v", p.ProcessStats)
+	}
+	if p.Network == nil || p.Network.Name != "eth0" || *p.Network.RxBytes != 10 || *p.Network.TxBytes != 20 || *p.Network.RxErrors != 1 || len(p.Network.Interfaces) != 2 {
+		t.Errorf("network %+v", p.Network)
+	}
+	if out.Pods[1].Network != nil {
+		t.Errorf("a pod without a network namespace of its own: %+v", out.Pods[1].Network)
+	}
+}
+
+// NetworkOf reads a network namespace's links over netlink, leaving out loopback.
+func TestNetworkOfSkipsLoopback(t *testing.T) {
+	ifs, err := NetworkOf("/proc/self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ifs) == 0 {
+		t.Fatal("no interface but loopback in this namespace")
+	}
+	for _, i := range ifs {
+		if i.Name == "lo" {
+			t.Errorf("loopback listed: %+v", ifs)
+		}
+	}
+}

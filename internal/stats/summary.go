@@ -8,7 +8,8 @@ import (
 // Summary renders a sample as the kubelet's /stats/summary: the node, and
 // each pod with its containers: cpu (cumulative, and the rate since the
 // sample before), memory (usage, working set, rss, page faults, and what is
-// available below a limit). Network and filesystem figures are not collected.
+// available below a limit), process count and network per interface (of
+// pods). Filesystem figures are not collected.
 func Summary(s Sample) *statsv1alpha1.Summary {
 	at := metav1.NewTime(s.Time)
 	cpu := func(u Usage, nanoCores *uint64) *statsv1alpha1.CPUStats {
@@ -59,9 +60,28 @@ func Summary(s Sample) *statsv1alpha1.Summary {
 		}
 		// A pod has no cgroup of its own here, so no limit to be below.
 		t.usage.MemoryLimit = 0
-		out.Pods[i].CPU, out.Pods[i].Memory = cpu(t.usage, nanoCores), mem(t.usage)
+		p := &out.Pods[i]
+		p.CPU, p.Memory = cpu(t.usage, nanoCores), mem(t.usage)
+		p.ProcessStats = &statsv1alpha1.ProcessStats{ProcessCount: ptr(t.usage.Processes)}
+		if ifs, ok := s.Networks[uid]; ok {
+			p.Network = network(at, ifs)
+		}
 	}
 	return out
+}
+
+// network is a pod's traffic, by interface, with eth0 (the pod's CNI
+// interface), or else the first, as the default one.
+func network(at metav1.Time, ifs []Interface) *statsv1alpha1.NetworkStats {
+	n := &statsv1alpha1.NetworkStats{Time: at}
+	for _, i := range ifs {
+		st := statsv1alpha1.InterfaceStats{Name: i.Name, RxBytes: ptr(i.RxBytes), RxErrors: ptr(i.RxErrors), TxBytes: ptr(i.TxBytes), TxErrors: ptr(i.TxErrors)}
+		n.Interfaces = append(n.Interfaces, st)
+		if i.Name == "eth0" || n.InterfaceStats.Name == "" {
+			n.InterfaceStats = st
+		}
+	}
+	return n
 }
 
 // podTotal sums a pod's containers.
@@ -79,6 +99,7 @@ func (t *podTotal) add(c Container) {
 	u.MemoryRSS += c.Usage.MemoryRSS
 	u.PageFaults += c.Usage.PageFaults
 	u.MajorPageFaults += c.Usage.MajorPageFaults
+	u.Processes += c.Usage.Processes
 	if c.NanoCores == nil {
 		t.rated = false
 	} else {
