@@ -93,6 +93,56 @@ func TestStatsEndpoints(t *testing.T) {
 	}
 }
 
+// TestCadvisorMetrics reads /metrics/cadvisor: the container_* series of
+// a running container, with the labels dashboards select on.
+func TestCadvisorMetrics(t *testing.T) {
+	ns := testNamespace(t)
+	createPod(t, ns, podSpec("watched", busybox, "sleep", "3600"))
+	p := waitPod(t, ns, "watched", 60*time.Second, "Running", isRunningReady)
+	id := strings.TrimPrefix(containerStatus(p, "main").ContainerID, "containerd://")
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics/cadvisor").DoRaw(context.Background())
+	if err != nil {
+		t.Fatalf("GET /metrics/cadvisor: %v", err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
+	if err != nil {
+		t.Fatalf("parse /metrics/cadvisor: %v", err)
+	}
+	series := func(name string, want map[string]string) bool {
+		for _, m := range fams[name].GetMetric() {
+			l := map[string]string{}
+			for _, lp := range m.Label {
+				l[lp.GetName()] = lp.GetValue()
+			}
+			match := true
+			for k, v := range want {
+				match = match && l[k] == v
+			}
+			if match {
+				return true
+			}
+		}
+		return false
+	}
+	ctr := map[string]string{"namespace": ns, "pod": "watched", "container": "main", "id": id, "name": id}
+	for _, name := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "container_memory_usage_bytes",
+		"container_memory_rss", "container_processes", "container_start_time_seconds"} {
+		if !series(name, ctr) {
+			t.Errorf("/metrics/cadvisor has no %s for %s/watched/main", name, ns)
+		}
+	}
+	if !series("container_cpu_usage_seconds_total", map[string]string{"pod": "watched", "image": containerStatus(p, "main").Image}) &&
+		!series("container_cpu_usage_seconds_total", map[string]string{"pod": "watched", "image": busybox}) {
+		t.Errorf("container_cpu_usage_seconds_total of watched has no image label")
+	}
+	for _, name := range []string{"container_network_receive_bytes_total", "container_network_transmit_bytes_total"} {
+		if !series(name, map[string]string{"namespace": ns, "pod": "watched", "container": "", "interface": "eth0"}) {
+			t.Errorf("/metrics/cadvisor has no %s for the pod's eth0", name)
+		}
+	}
+}
+
 func readSummary(t *testing.T) statsv1alpha1.Summary {
 	t.Helper()
 	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/stats/summary").DoRaw(context.Background())

@@ -254,7 +254,7 @@ func (f *fakeRuntime) UpdateResources(_ context.Context, id string, res *specs.L
 	f.updates[id] = res
 	return nil
 }
-func (f *fakeRuntime) ContainerLabels(context.Context) (map[string]map[string]string, error) {
+func (f *fakeRuntime) ContainerInfos(context.Context) (map[string]ctrd.ContainerInfo, error) {
 	return nil, nil
 }
 

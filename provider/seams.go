@@ -50,7 +50,7 @@ type Runtime interface {
 	containerIO
 	Exits(ctx context.Context) (<-chan string, <-chan error)
 	TaskUsages(ctx context.Context) (map[string]ctrd.TaskUsage, error)
-	ContainerLabels(ctx context.Context) (map[string]map[string]string, error)
+	ContainerInfos(ctx context.Context) (map[string]ctrd.ContainerInfo, error)
 }
 
 // Images finds and pulls images. *ctrd.Images is one.

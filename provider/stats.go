@@ -2,11 +2,13 @@ package provider
 
 import (
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
 	"github.com/virtual-kubelet/virtual-kubelet/log"
 	statsv1alpha1 "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 
@@ -25,7 +27,7 @@ func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
 	if err != nil {
 		return stats.Sample{}, err
 	}
-	labels, err := p.cfg.Runtime.ContainerLabels(ctx)
+	infos, err := p.cfg.Runtime.ContainerInfos(ctx)
 	if err != nil {
 		return stats.Sample{}, err
 	}
@@ -36,12 +38,13 @@ func (p *Pods) sample(ctx context.Context) (stats.Sample, error) {
 	node.MemoryLimit = uint64(max(p.cfg.NodeMemory, 0))
 	s := stats.Sample{Time: time.Now(), NodeName: p.cfg.NodeName, NodeStartTime: p.cfg.BootTime, Node: node}
 	for id, u := range usages {
-		l, ok := labels[id]
+		info, ok := infos[id]
+		l := info.Labels
 		if !ok || l[ctrd.LabelPodUID] == "" {
 			continue
 		}
 		s.Containers = append(s.Containers, stats.Container{
-			ID: id, Namespace: l[ctrd.LabelPodNamespace], Pod: l[ctrd.LabelPodName], PodUID: l[ctrd.LabelPodUID],
+			ID: id, Image: info.Image, Namespace: l[ctrd.LabelPodNamespace], Pod: l[ctrd.LabelPodName], PodUID: l[ctrd.LabelPodUID],
 			Name: l[ctrd.LabelContainerName], StartTime: ctrd.StartedAt(l),
 			Usage: stats.Usage{
 				CPUNanos: u.CPUNanos, MemoryUsage: u.MemoryUsage, MemoryWorkingSet: stats.WorkingSet(u.MemoryUsage, u.MemoryInactiveFile),
@@ -112,4 +115,25 @@ func (p *Pods) podNetworks(ctx context.Context, cs []stats.Container) map[string
 		out[c.PodUID] = ifs
 	}
 	return out
+}
+
+// CadvisorMetrics serves /metrics/cadvisor: a sample of the node's
+// containers as cAdvisor's container_* series, in the format the scraper
+// asks for.
+func (p *Pods) CadvisorMetrics() http.Handler {
+	return http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		s, err := p.sample(r.Context())
+		if err != nil {
+			http.Error(rw, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		format := expfmt.Negotiate(r.Header)
+		rw.Header().Set("Content-Type", string(format))
+		enc := expfmt.NewEncoder(rw, format)
+		for _, f := range stats.CadvisorFamilies(s) {
+			if err := enc.Encode(f); err != nil {
+				return
+			}
+		}
+	})
 }

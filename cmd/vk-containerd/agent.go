@@ -259,11 +259,12 @@ func newPodController(client kubernetes.Interface, podInformer corev1informers.P
 // the rotation.
 func kubeletAPI(cfg Config, client kubernetes.Interface, nodeIP net.IP, pods *provider.Pods, podInformer corev1informers.PodInformer) (_ *kubeletapi.Server, stop func(), err error) {
 	apiCfg := kubeletapi.Config{
-		ProbeMetrics: pods.ProbeMetrics(),
-		Addr:         net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
-		ClientCAFile: cfg.ClientCAFile,
-		NodeName:     cfg.NodeName,
-		Client:       client,
+		ProbeMetrics:    pods.ProbeMetrics(),
+		CadvisorMetrics: pods.CadvisorMetrics(),
+		Addr:            net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.Port)),
+		ClientCAFile:    cfg.ClientCAFile,
+		NodeName:        cfg.NodeName,
+		Client:          client,
 		Pods: api.PodHandlerConfig{
 			GetPods:            pods.GetPods,
 			GetContainerLogs:   pods.GetContainerLogs,

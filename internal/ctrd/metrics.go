@@ -90,20 +90,26 @@ func limitOf(limit uint64) uint64 {
 	return limit
 }
 
-// ContainerLabels returns the labels of every container in the namespace, by
-// id, in one request.
-func (r *Runtime) ContainerLabels(ctx context.Context) (map[string]map[string]string, error) {
+// ContainerInfo is what the stats need of a container besides its usage.
+type ContainerInfo struct {
+	Labels map[string]string
+	Image  string
+}
+
+// ContainerInfos returns the labels and image of every container in the
+// namespace, by id, in one request.
+func (r *Runtime) ContainerInfos(ctx context.Context) (map[string]ContainerInfo, error) {
 	cs, err := r.client.Containers(ctx)
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]map[string]string, len(cs))
+	out := make(map[string]ContainerInfo, len(cs))
 	for _, c := range cs {
 		info, err := c.Info(ctx, client.WithoutRefreshedMetadata)
 		if err != nil {
 			continue
 		}
-		out[c.ID()] = info.Labels
+		out[c.ID()] = ContainerInfo{Labels: info.Labels, Image: info.Image}
 	}
 	return out, nil
 }

@@ -47,8 +47,9 @@ type Config struct {
 	Client kubernetes.Interface
 	// Pods routes the pod endpoints; routes whose function is nil answer 501.
 	Pods api.PodHandlerConfig
-	// ProbeMetrics serves /metrics/probes; nil: not served.
-	ProbeMetrics http.Handler
+	// ProbeMetrics and CadvisorMetrics serve /metrics/probes and
+	// /metrics/cadvisor; nil: not served.
+	ProbeMetrics, CadvisorMetrics http.Handler
 }
 
 // Server is the kubelet API server.
@@ -87,7 +88,7 @@ func New(cfg Config) (*Server, error) {
 		w.Header().Set("Content-Type", "text/plain")
 		_, _ = w.Write([]byte("ok"))
 	})
-	mux.Handle("/", nodeutil.WithAuth(auth, routes(pods, cfg.ProbeMetrics)))
+	mux.Handle("/", nodeutil.WithAuth(auth, routes(pods, map[string]http.Handler{"/metrics/probes": cfg.ProbeMetrics, "/metrics/cadvisor": cfg.CadvisorMetrics})))
 	return &Server{cfg: cfg, handler: mux}, nil
 }
 
@@ -140,7 +141,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // routes is the library's pod handler, with port-forward routed here: the
 // library's PodHandler swaps port-forward's idle and creation timeouts, which
 // would end an idle port-forward after 30 s instead of 4 h.
-func routes(pods api.PodHandlerConfig, probeMetrics http.Handler) http.Handler {
+func routes(pods api.PodHandlerConfig, metrics map[string]http.Handler) http.Handler {
 	r := mux.NewRouter()
 	if pods.PortForward != nil {
 		r.HandleFunc("/portForward/{namespace}/{pod}", api.HandlePortForward(pods.PortForward,
@@ -151,8 +152,10 @@ func routes(pods api.PodHandlerConfig, probeMetrics http.Handler) http.Handler {
 	// The agent's own metrics (Go runtime and process), where a kubelet
 	// serves its metrics.
 	r.Handle("/metrics", promhttp.Handler()).Methods("GET")
-	if probeMetrics != nil {
-		r.Handle("/metrics/probes", probeMetrics).Methods("GET")
+	for path, h := range metrics {
+		if h != nil {
+			r.Handle(path, h).Methods("GET")
+		}
 	}
 	r.NotFoundHandler = api.PodHandler(pods, false)
 	return r

@@ -15,23 +15,11 @@ import (
 // containers run) is left out, as the text format has no empty family.
 func MetricFamilies(s Sample) []*dto.MetricFamily {
 	ts := proto.Int64(s.Time.UnixMilli())
-	family := func(name, help string, typ dto.MetricType) *dto.MetricFamily {
-		return &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: typ.Enum()}
-	}
+	family := newFamily
 	add := func(f *dto.MetricFamily, v float64, labels ...string) {
-		if v == 0 {
-			return
+		if v != 0 {
+			addMetric(f, ts, v, labels)
 		}
-		m := &dto.Metric{TimestampMs: ts}
-		for i := 0; i+1 < len(labels); i += 2 {
-			m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(labels[i]), Value: proto.String(labels[i+1])})
-		}
-		if f.GetType() == dto.MetricType_COUNTER {
-			m.Counter = &dto.Counter{Value: proto.Float64(v)}
-		} else {
-			m.Gauge = &dto.Gauge{Value: proto.Float64(v)}
-		}
-		f.Metric = append(f.Metric, m)
 	}
 	nodeCPU := family("node_cpu_usage_seconds_total", "Cumulative cpu time consumed by the node in core-seconds", dto.MetricType_COUNTER)
 	nodeMem := family("node_memory_working_set_bytes", "Current working set of the node in bytes", dto.MetricType_GAUGE)
@@ -72,4 +60,22 @@ func MetricFamilies(s Sample) []*dto.MetricFamily {
 		}
 	}
 	return out
+}
+
+func newFamily(name, help string, typ dto.MetricType) *dto.MetricFamily {
+	return &dto.MetricFamily{Name: proto.String(name), Help: proto.String(help), Type: typ.Enum()}
+}
+
+// addMetric adds a sample of v, at ts, with labels given as name, value pairs.
+func addMetric(f *dto.MetricFamily, ts *int64, v float64, labels []string) {
+	m := &dto.Metric{TimestampMs: ts}
+	for i := 0; i+1 < len(labels); i += 2 {
+		m.Label = append(m.Label, &dto.LabelPair{Name: proto.String(labels[i]), Value: proto.String(labels[i+1])})
+	}
+	if f.GetType() == dto.MetricType_COUNTER {
+		m.Counter = &dto.Counter{Value: proto.Float64(v)}
+	} else {
+		m.Gauge = &dto.Gauge{Value: proto.Float64(v)}
+	}
+	f.Metric = append(f.Metric, m)
 }

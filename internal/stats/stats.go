@@ -22,7 +22,7 @@ type Usage struct {
 
 // Container is one running container's identity and usage.
 type Container struct {
-	ID                           string
+	ID, Image                    string
 	Namespace, Pod, PodUID, Name string
 	StartTime                    time.Time
 	Usage                        Usage

@@ -234,3 +234,56 @@ func TestNetworkOfSkipsLoopback(t *testing.T) {
 		}
 	}
 }
+
+// TestCadvisorFamilies parses /metrics/cadvisor as Prometheus would and
+// checks the series and labels dashboards select on.
+func TestCadvisorFamilies(t *testing.T) {
+	s := sample()
+	s.Containers[0].ID, s.Containers[0].Image = "a1", "registry/app:1"
+	s.Containers[0].Usage.MemoryLimit, s.Containers[0].Usage.Processes = 64, 2
+	s.Networks = map[string][]Interface{"u1": {{Name: "eth0", RxBytes: 10, TxBytes: 20}}}
+	var buf bytes.Buffer
+	for _, f := range CadvisorFamilies(s) {
+		if _, err := expfmt.MetricFamilyToText(&buf, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(name string, want map[string]string) float64 {
+		t.Helper()
+		for _, m := range fams[name].GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.Label {
+				l[p.GetName()] = p.GetValue()
+			}
+			match := true
+			for k, v := range want {
+				match = match && l[k] == v
+			}
+			if match {
+				if m.Counter != nil {
+					return m.Counter.GetValue()
+				}
+				return m.Gauge.GetValue()
+			}
+		}
+		t.Errorf("%s has no series %v", name, want)
+		return -1
+	}
+	a := map[string]string{"container": "a", "pod": "p", "namespace": "ns", "image": "registry/app:1", "id": "a1", "name": "a1"}
+	if v := find("container_cpu_usage_seconds_total", map[string]string{"container": "a", "cpu": "total", "image": "registry/app:1"}); v != 2 {
+		t.Errorf("cpu = %v, want 2 s", v)
+	}
+	for name, want := range map[string]float64{"container_memory_working_set_bytes": 10, "container_memory_usage_bytes": 20, "container_spec_memory_limit_bytes": 64, "container_processes": 2} {
+		if v := find(name, a); v != want {
+			t.Errorf("%s = %v, want %v", name, v, want)
+		}
+	}
+	if v := find("container_network_transmit_bytes_total", map[string]string{"container": "", "pod": "p", "namespace": "ns", "interface": "eth0"}); v != 20 {
+		t.Errorf("transmit = %v, want 20", v)
+	}
+}
