@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
@@ -26,32 +27,17 @@ func TestStatsEndpoints(t *testing.T) {
 	waitPod(t, ns, "busy", 60*time.Second, "Running", isRunningReady)
 	time.Sleep(2 * time.Second) // let it use some cpu
 
-	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics/resource").DoRaw(context.Background())
+	fams, err := nodeMetrics(context.Background(), "/metrics/resource")
 	if err != nil {
-		t.Fatalf("GET /metrics/resource: %v", err)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatalf("parse /metrics/resource: %v\n%s", err, raw)
+		t.Fatal(err)
 	}
 	for _, name := range []string{"node_cpu_usage_seconds_total", "node_memory_working_set_bytes", "container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "container_start_time_seconds"} {
 		if _, ok := fams[name]; !ok {
 			t.Errorf("/metrics/resource has no %s", name)
 		}
 	}
-	found := false
-	for _, m := range fams["container_cpu_usage_seconds_total"].GetMetric() {
-		labels := map[string]string{}
-		for _, l := range m.Label {
-			labels[l.GetName()] = l.GetValue()
-		}
-		if labels["namespace"] == ns && labels["pod"] == "busy" && labels["container"] == "main" && m.Counter.GetValue() > 0 {
-			found = true
-		}
-	}
-	if !found {
-		t.Errorf("no cpu sample for %s/busy/main in:\n%s", ns, raw)
+	if m := findMetric(fams, "container_cpu_usage_seconds_total", map[string]string{"namespace": ns, "pod": "busy", "container": "main"}); m.GetCounter().GetValue() <= 0 {
+		t.Errorf("no cpu sample for %s/busy/main: %v", ns, m)
 	}
 
 	// Two reads a moment apart: the second has cpu rates since the first.
@@ -100,31 +86,11 @@ func TestCadvisorMetrics(t *testing.T) {
 	createPod(t, ns, podSpec("watched", busybox, "sleep", "3600"))
 	p := waitPod(t, ns, "watched", 60*time.Second, "Running", isRunningReady)
 	id := strings.TrimPrefix(containerStatus(p, "main").ContainerID, "containerd://")
-	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics/cadvisor").DoRaw(context.Background())
+	fams, err := nodeMetrics(context.Background(), "/metrics/cadvisor")
 	if err != nil {
-		t.Fatalf("GET /metrics/cadvisor: %v", err)
+		t.Fatal(err)
 	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatalf("parse /metrics/cadvisor: %v", err)
-	}
-	series := func(name string, want map[string]string) bool {
-		for _, m := range fams[name].GetMetric() {
-			l := map[string]string{}
-			for _, lp := range m.Label {
-				l[lp.GetName()] = lp.GetValue()
-			}
-			match := true
-			for k, v := range want {
-				match = match && l[k] == v
-			}
-			if match {
-				return true
-			}
-		}
-		return false
-	}
+	series := func(name string, want map[string]string) bool { return findMetric(fams, name, want) != nil }
 	ctr := map[string]string{"namespace": ns, "pod": "watched", "container": "main", "id": id, "name": id}
 	for _, name := range []string{"container_cpu_usage_seconds_total", "container_memory_working_set_bytes", "container_memory_usage_bytes",
 		"container_memory_rss", "container_processes", "container_start_time_seconds"} {
@@ -173,26 +139,13 @@ func TestProbeMetrics(t *testing.T) {
 	created := createPod(t, ns, pod)
 	waitPod(t, ns, "probed", 60*time.Second, "Running", isRunningReady)
 	count := func(ctx context.Context, probeType, result string) (float64, error) {
-		raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics/probes").DoRaw(ctx)
+		fams, err := nodeMetrics(ctx, "/metrics/probes")
 		if err != nil {
 			return 0, err
 		}
-		parser := expfmt.NewTextParser(model.UTF8Validation)
-		fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-		if err != nil {
-			return 0, err
-		}
-		for _, m := range fams["prober_probe_total"].GetMetric() {
-			l := map[string]string{}
-			for _, p := range m.Label {
-				l[p.GetName()] = p.GetValue()
-			}
-			if l["namespace"] == ns && l["pod"] == "probed" && l["container"] == "main" && l["pod_uid"] == string(created.UID) &&
-				l["probe_type"] == probeType && l["result"] == result {
-				return m.Counter.GetValue(), nil
-			}
-		}
-		return 0, nil
+		m := findMetric(fams, "prober_probe_total", map[string]string{"namespace": ns, "pod": "probed", "container": "main",
+			"pod_uid": string(created.UID), "probe_type": probeType, "result": result})
+		return m.GetCounter().GetValue(), nil
 	}
 	eventually(t, 30*time.Second, "readiness successes and liveness failures counted", func(ctx context.Context) (bool, error) {
 		ok, err1 := count(ctx, "Readiness", "successful")
@@ -212,27 +165,14 @@ func TestKubeletMetrics(t *testing.T) {
 	ns := testNamespace(t)
 	createPod(t, ns, podSpec("counted", busybox, "sleep", "3600"))
 	waitPod(t, ns, "counted", 60*time.Second, "Running", isRunningReady)
-	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy/metrics").DoRaw(context.Background())
+	fams, err := nodeMetrics(context.Background(), "/metrics")
 	if err != nil {
-		t.Fatalf("GET /metrics: %v", err)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
-	if err != nil {
-		t.Fatalf("parse /metrics: %v", err)
+		t.Fatal(err)
 	}
 	if v := fams["kubelet_running_pods"].GetMetric(); len(v) != 1 || v[0].Gauge.GetValue() < 1 {
 		t.Errorf("kubelet_running_pods = %v", v)
 	}
-	running := 0.0
-	for _, m := range fams["kubelet_running_containers"].GetMetric() {
-		for _, l := range m.Label {
-			if l.GetName() == "container_state" && l.GetValue() == "running" {
-				running = m.Gauge.GetValue()
-			}
-		}
-	}
-	if running < 1 {
+	if running := findMetric(fams, "kubelet_running_containers", map[string]string{"container_state": "running"}).GetGauge().GetValue(); running < 1 {
 		t.Errorf("kubelet_running_containers{container_state=running} = %v", running)
 	}
 	for _, name := range []string{"kubelet_pod_start_duration_seconds", "kubelet_pod_worker_duration_seconds"} {
@@ -244,4 +184,37 @@ func TestKubeletMetrics(t *testing.T) {
 			t.Errorf("%s has no samples", name)
 		}
 	}
+}
+
+// nodeMetrics reads a Prometheus endpoint of the node through the API
+// server's node proxy, as a scraper parses it.
+func nodeMetrics(ctx context.Context, path string) (map[string]*dto.MetricFamily, error) {
+	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes/" + nodeName + "/proxy" + path).DoRaw(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(string(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w\n%s", path, err, raw)
+	}
+	return fams, nil
+}
+
+// findMetric is the first series of the family whose labels include want, or nil.
+func findMetric(fams map[string]*dto.MetricFamily, name string, want map[string]string) *dto.Metric {
+	for _, m := range fams[name].GetMetric() {
+		got := map[string]string{}
+		for _, l := range m.Label {
+			got[l.GetName()] = l.GetValue()
+		}
+		match := true
+		for k, v := range want {
+			match = match && got[k] == v
+		}
+		if match {
+			return m
+		}
+	}
+	return nil
 }
