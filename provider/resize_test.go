@@ -242,7 +242,12 @@ func TestResize(t *testing.T) {
 		next.Spec.Volumes[0].EmptyDir.SizeLimit = &bigger
 		// virtual-kubelet passes no update that leaves the containers alone:
 		// the spec comes with the API's version of the pod.
+		grace := int64(1)
+		next.DeletionGracePeriodSeconds = &grace // the API's, never to be written back by the node
 		n.pods.ReconcileStatus(next)
+		if mine := w.podWithStatus(); mine.DeletionGracePeriodSeconds != nil || mine.Generation != next.Generation {
+			t.Fatalf("the worker took the API's metadata (%v) or not its generation (%d)", mine.DeletionGracePeriodSeconds, mine.Generation)
+		}
 		n.settle(w)
 		rc := resizeConditions(n)
 		if len(rc) != 1 || rc[0].Reason != corev1.PodReasonInfeasible || rc[0].Message != memoryVolumeInfeasible {

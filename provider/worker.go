@@ -105,17 +105,23 @@ func (w *worker) update(pod *corev1.Pod) {
 	w.kick()
 }
 
-// updateIfNewer takes pod as the worker's spec when it is of a later
-// generation than the one the worker has.
+// updateIfNewer takes the spec of pod when it is of a later generation
+// than the worker's. Only the spec and its generation: the pod's metadata
+// goes back to the API server with each status the node writes, and the
+// API's own (a deletion's grace period) must not be written back stale.
 func (w *worker) updateIfNewer(pod *corev1.Pod) {
 	if pod.UID != w.uid {
 		return
 	}
 	w.mu.Lock()
 	newer := pod.Generation > w.pod.Generation
+	if newer {
+		w.pod.Spec = *pod.Spec.DeepCopy()
+		w.pod.Generation = pod.Generation
+	}
 	w.mu.Unlock()
 	if newer {
-		w.update(pod)
+		w.kick()
 	}
 }
 
