@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
@@ -93,17 +94,16 @@ func mountTmpfs(dir string, ed *corev1.EmptyDirVolumeSource, mode os.FileMode) e
 	return nil
 }
 
-// isMountPoint reports whether dir is the root of a mount, judged by it being
-// on a different device than its parent (true for the tmpfs mounts we make).
+// isMountPoint reports whether dir is the root of a mount, by the kernel's
+// mount table: a bind mount from the same filesystem (an image volume's
+// view of a single layer) is on the same device as its parent, and would
+// otherwise be taken for a plain directory, and removed through.
 func isMountPoint(dir string) (bool, error) {
-	var st, parent unix.Stat_t
-	if err := unix.Lstat(dir, &st); err != nil {
-		return false, fmt.Errorf("stat %s: %w", dir, err)
+	mounted, err := mountinfo.Mounted(dir)
+	if err != nil {
+		return false, fmt.Errorf("is %s a mount point: %w", dir, err)
 	}
-	if err := unix.Lstat(filepath.Dir(dir), &parent); err != nil {
-		return false, fmt.Errorf("stat %s: %w", filepath.Dir(dir), err)
-	}
-	return st.Dev != parent.Dev, nil
+	return mounted, nil
 }
 
 // unmountIfMounted lazily unmounts whatever is mounted on dir, including

@@ -104,3 +104,32 @@ func TestEmptyDirModeAndMedium(t *testing.T) {
 		t.Error("emptyDir mode 07777 accepted")
 	}
 }
+
+// A bind mount from the same filesystem is a mount point too: Cleanup must
+// unmount it, not remove what it shows (an image volume's single layer).
+func TestCleanupUnmountsSameDeviceBind(t *testing.T) {
+	roottest.Require(t)
+	m, _, _, _ := newTestManager(t)
+	pod := testPod(corev1.Volume{Name: "img", VolumeSource: corev1.VolumeSource{Image: &corev1.ImageVolumeSource{Reference: "busybox"}}})
+	paths, err := m.Prepare(context.Background(), pod)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layer := filepath.Join(filepath.Dir(filepath.Dir(paths["img"])), "layer") // same filesystem
+	if err := os.MkdirAll(layer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(layer, "sh"), []byte("x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(layer, paths["img"], "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = unix.Unmount(paths["img"], unix.MNT_DETACH) })
+	if err := m.Cleanup(string(pod.UID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(layer, "sh")); err != nil {
+		t.Errorf("the layer's file went with the pod's volumes: %v", err)
+	}
+}
